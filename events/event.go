@@ -1,0 +1,118 @@
+// Package events is ctsync's vocabulary: the CloudEvents 1.0 envelope every
+// queue message carries, one event type per step outcome, the data each type
+// holds, and validation that names the offending field. JSON Schemas and an
+// example per type live beside it (schema/, examples/); both are derived from
+// or checked against the tables in this package by tests.
+package events
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SpecVersion is the CloudEvents version ctsync speaks.
+const SpecVersion = "1.0"
+
+// ContentType is the only data content type ctsync produces and accepts.
+const ContentType = "application/json"
+
+// Event is a CloudEvents 1.0 event in structured mode: attributes and data in
+// one JSON document, so it survives transports that carry only a body (Azure
+// Functions output bindings, SQS). CorrelationID is a CloudEvents extension
+// attribute shared by every event of one onboarding or harvest run.
+type Event struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            Type            `json:"type"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            time.Time       `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	DataSchema      string          `json:"dataschema,omitempty"`
+	CorrelationID   string          `json:"correlationid"`
+	Data            json.RawMessage `json:"data"`
+
+	// NotBefore asks the bus to deliver the event no earlier than this time
+	// (a monitor re-check, a backoff). It travels as a bus property, not in
+	// the document.
+	NotBefore time.Time `json:"-"`
+}
+
+// New builds an event of type t carrying data. The chain fills in id, source,
+// correlation and time when a handler's result is published; callers outside
+// the chain (intake, CLI) use Stamp.
+func New(t Type, data any) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode %s data: %w", t, err)
+	}
+	return Event{
+		SpecVersion:     SpecVersion,
+		Type:            t,
+		DataContentType: ContentType,
+		DataSchema:      SchemaURI(t),
+		Data:            raw,
+	}, nil
+}
+
+// MustNew is New for data types that always encode (the structs of this package).
+func MustNew(t Type, data any) Event {
+	e, err := New(t, data)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// Stamp sets the attributes the producer owns: a fresh id, the source, the
+// correlation id, the subject and the time.
+func (e *Event) Stamp(source, correlationID, subject string, now time.Time) {
+	e.ID = uuid.NewString()
+	e.Source = source
+	e.CorrelationID = correlationID
+	e.Subject = subject
+	e.Time = now.UTC()
+}
+
+// FollowFrom stamps e as the n-th event produced while handling parent. The id
+// is derived from the parent's id, so a redelivered parent produces the same
+// ids again and the bus can drop the duplicates.
+func (e *Event) FollowFrom(parent Event, source string, n int, now time.Time) {
+	e.ID = DeriveID(parent.ID, string(e.Type), n)
+	e.Source = source
+	e.CorrelationID = parent.CorrelationID
+	if e.Subject == "" {
+		e.Subject = parent.Subject
+	}
+	e.Time = now.UTC()
+}
+
+var idNamespace = uuid.MustParse("6f1d2a43-8c0e-4d55-9a6b-2f3c1c0e9b71")
+
+// DeriveID returns a stable UUID (version 5) for the n-th event of type t
+// caused by the event with id parent.
+func DeriveID(parent, t string, n int) string {
+	return uuid.NewHash(sha1.New(), idNamespace, fmt.Appendf(nil, "%s|%s|%d", parent, t, n), 5).String()
+}
+
+// Encode returns the structured-mode JSON of the event.
+func (e Event) Encode() ([]byte, error) { return json.Marshal(e) }
+
+// DecodeData decodes the event's data into v.
+func (e Event) DecodeData(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(e.Data))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("data: %w", err)
+	}
+	return nil
+}
+
+// SchemaURI is the dataschema attribute of events of type t.
+func SchemaURI(t Type) string {
+	return "https://ctsync.dev/schemas/events/" + string(t) + ".json"
+}

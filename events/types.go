@@ -1,0 +1,104 @@
+package events
+
+// Type is a CloudEvents type attribute. There is one per step outcome; the
+// chain table (pkg/chain) decides which handler each one triggers.
+type Type string
+
+// The onboarding chain, in the order of Microsoft's article: target tenant
+// first, then the source tenant's configuration.
+const (
+	OnboardingRequested        Type = "onboarding.requested"
+	TargetPartnerEnsured       Type = "target.partner.ensured"
+	TargetIdentitySyncEnsured  Type = "target.identitysync.ensured"
+	TargetAutoRedeemEnsured    Type = "target.autoredeem.ensured"
+	SourcePartnerEnsured       Type = "source.partner.ensured"
+	SourceAutoRedeemEnsured    Type = "source.autoredeem.ensured"
+	SourceAppEnsured           Type = "source.app.ensured"
+	SourceCredentialsValidated Type = "source.credentials.validated"
+	SourceJobEnsured           Type = "source.job.ensured"
+	SourceSecretsEnsured       Type = "source.secrets.ensured"
+	SourceAssignmentsEnsured   Type = "source.assignments.ensured"
+	SourceOnDemandProvisioned  Type = "source.ondemand.provisioned"
+	SourceJobStarted           Type = "source.job.started"
+	SourceJobObserved          Type = "source.job.observed"
+)
+
+// Monitoring and alerting.
+const (
+	// SyncProgressed is the monitor's own re-check: published with a delay
+	// until the job reaches steady state or quarantine.
+	SyncProgressed     Type = "sync.progressed"
+	SyncSteady         Type = "sync.steady"
+	SyncQuarantined    Type = "sync.quarantined"
+	ProvisioningFailed Type = "provisioning.failed"
+	StepFailed         Type = "step.failed"
+)
+
+// Onboarding is the data of every onboarding-chain event: the tenant pair,
+// what was asked for, and the ids learned so far. Handlers hold no state
+// between messages; what later steps need travels here.
+type Onboarding struct {
+	OnboardingID      string   `json:"onboardingId"`
+	SourceTenantID    string   `json:"sourceTenantId"`
+	TargetTenantID    string   `json:"targetTenantId"`
+	ConfigurationName string   `json:"configurationName"`
+	Users             []string `json:"users"`
+	Groups            []string `json:"groups,omitempty"`
+	RequestedBy       string   `json:"requestedBy,omitempty"`
+
+	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
+	AppID              string `json:"appId,omitempty"`
+	AppRoleID          string `json:"appRoleId,omitempty"`
+	JobID              string `json:"jobId,omitempty"`
+}
+
+// JobStatus is what a read of the synchronization job showed.
+type JobStatus struct {
+	Onboarding
+	StatusCode         string `json:"statusCode"`
+	ScheduleState      string `json:"scheduleState"`
+	LastExecutionState string `json:"lastExecutionState,omitempty"`
+	LastExecutionError string `json:"lastExecutionError,omitempty"`
+	SteadyStateSince   string `json:"steadyStateSince,omitempty"`
+	Exported           int64  `json:"exported"`
+	Escrowed           int64  `json:"escrowed"`
+	Check              int    `json:"check"`
+}
+
+// Quarantined reports a job in quarantine with Microsoft's documented remedy.
+type Quarantined struct {
+	JobStatus
+	QuarantineReason string `json:"quarantineReason"`
+	QuarantineSince  string `json:"quarantineSince,omitempty"`
+	NextAttempt      string `json:"nextAttempt,omitempty"`
+	Remedy           string `json:"remedy"`
+}
+
+// StepFailure reports a step that gave up. Reason says what happened, Remedy
+// what a person should change before replaying the dead letter.
+type StepFailure struct {
+	Onboarding
+	Step            string `json:"step"`
+	Category        string `json:"category"`
+	Reason          string `json:"reason"`
+	Remedy          string `json:"remedy,omitempty"`
+	Attempts        int    `json:"attempts"`
+	FailedEventID   string `json:"failedEventId"`
+	FailedEventType string `json:"failedEventType"`
+}
+
+// ProvisioningFailure is one failed provisioning record, for alerting.
+type ProvisioningFailure struct {
+	OnboardingID       string `json:"onboardingId,omitempty"`
+	SourceTenantID     string `json:"sourceTenantId"`
+	ServicePrincipalID string `json:"servicePrincipalId"`
+	JobID              string `json:"jobId,omitempty"`
+	RecordID           string `json:"recordId"`
+	ActivityDateTime   string `json:"activityDateTime"`
+	ProvisioningAction string `json:"provisioningAction"`
+	SourceIdentity     string `json:"sourceIdentity,omitempty"`
+	TargetIdentity     string `json:"targetIdentity,omitempty"`
+	ErrorCode          string `json:"errorCode,omitempty"`
+	Reason             string `json:"reason,omitempty"`
+	RecommendedAction  string `json:"recommendedAction,omitempty"`
+}
