@@ -327,3 +327,14 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// Text makes s fit a text field of an event: control characters become
+// spaces, runs of spaces collapse, and the result is clipped to max
+// characters. Error messages from services often span lines.
+func Text(s string, max int) string {
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }), " ")
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max-1]) + "…"
+	}
+	return s
+}

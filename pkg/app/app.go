@@ -1,0 +1,200 @@
+// Package app wires ctsync together for the local host: state directory,
+// embedded queue and store, Graph client, steps, chain table and runner. The
+// CLI, the demo and the end-to-end tests all start here.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/host/local"
+	"github.com/ctsync/ctsync/pkg/localdb"
+	"github.com/ctsync/ctsync/pkg/steps"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+// Config is everything the local host needs.
+type Config struct {
+	StateDir string
+	Graph    graph.Config
+	Steps    steps.Options
+	Policy   chain.Policy
+	Workers  int
+	// Lock overrides the message lock duration (tests shorten it).
+	Lock time.Duration
+	Poll time.Duration
+	Log  *slog.Logger
+}
+
+// DefaultStateDir is $CTSYNC_STATE_DIR, else $XDG_STATE_HOME/ctsync, else
+// ~/.local/state/ctsync.
+func DefaultStateDir(getenv func(string) string) string {
+	if d := getenv("CTSYNC_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "ctsync")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "ctsync")
+	}
+	return ".ctsync"
+}
+
+// App is a wired local ctsync.
+type App struct {
+	DB     *sql.DB
+	Bus    *bus.Embedded
+	Store  *store.Embedded
+	Graph  *graph.Client
+	Steps  *steps.Steps
+	Table  *chain.Table
+	Runner *chain.Runner
+	Host   *local.Host
+	Log    *slog.Logger
+}
+
+// OpenState opens only the state directory (queue and store), for commands
+// that do not talk to Graph (status, logs, dlq).
+func OpenState(dir string) (*sql.DB, *bus.Embedded, *store.Embedded, error) {
+	db, err := localdb.Open(dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b, err := bus.NewEmbedded(db)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	s, err := store.NewEmbedded(db)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, b, s, nil
+}
+
+// Open wires the whole local host.
+func Open(cfg Config) (*App, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	gc, err := graph.New(cfg.Graph)
+	if err != nil {
+		return nil, err
+	}
+	db, b, s, err := OpenState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	st := steps.New(gc, s, cfg.Steps)
+	routes := chain.OnboardingRoutes(st)
+	routes = append(routes, chain.MonitorRoutes(st)...)
+	routes = append(routes, chain.AlertRoutes(log)...)
+	table, err := chain.NewTable(routes...)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	runner := chain.NewRunner(table, b, s, log, cfg.Policy)
+	// The queue's own poison limit sits above the runner's, so the runner's
+	// dead letter (with a reason a person can act on) comes first.
+	b.MaxDeliveryCount = runner.Policy().MaxAttempts + 3
+	host := &local.Host{Runner: runner, Bus: b, Workers: cfg.Workers, Lock: cfg.Lock, Poll: cfg.Poll, Log: log}
+	return &App{DB: db, Bus: b, Store: s, Graph: gc, Steps: st, Table: table, Runner: runner, Host: host, Log: log}, nil
+}
+
+// Close releases the state directory.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Request is what an onboarding asks for.
+type Request struct {
+	SourceTenantID string
+	TargetTenantID string
+	Name           string
+	Users          []string
+	Groups         []string
+	RequestedBy    string
+}
+
+// Submit validates a request, records it and posts onboarding.requested.
+// It returns the onboarding id.
+func Submit(ctx context.Context, b bus.Bus, progress store.Progress, r Request) (string, error) {
+	id := uuid.NewString()
+	in := events.Onboarding{
+		OnboardingID: id, SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)),
+		TargetTenantID: strings.ToLower(strings.TrimSpace(r.TargetTenantID)), ConfigurationName: strings.TrimSpace(r.Name),
+		Users: lowerAll(r.Users), Groups: lowerAll(r.Groups), RequestedBy: r.RequestedBy,
+	}
+	ev, err := events.New(events.OnboardingRequested, in)
+	if err != nil {
+		return "", err
+	}
+	ev.Stamp("/ctsync/cli", id, id, time.Now())
+	if err := ev.Validate(); err != nil {
+		var ve *events.ValidationError
+		if errors.As(err, &ve) {
+			return "", fmt.Errorf("%s: %s", flagName(ve.Field), ve.Problem)
+		}
+		return "", err
+	}
+	body, err := ev.Encode()
+	if err != nil {
+		return "", err
+	}
+	if err := progress.SaveOnboarding(ctx, store.Onboarding{ID: id, SourceTenantID: in.SourceTenantID, TargetTenantID: in.TargetTenantID,
+		Name: in.ConfigurationName, Users: in.Users, Groups: in.Groups, RequestedBy: in.RequestedBy, State: store.StateRequested}); err != nil {
+		return "", err
+	}
+	// Published straight to the first step's queue: the table is the only
+	// router, and onboarding.requested always goes to the same place.
+	if err := b.Publish(ctx, bus.Outgoing{ID: ev.ID, Queue: FirstQueue, Body: body}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// FirstQueue is the queue onboarding.requested goes to. A test checks it
+// against the chain table.
+const FirstQueue = "ensure-target-partner"
+
+// flagName translates an event field into the CLI flag that sets it.
+func flagName(field string) string {
+	switch {
+	case strings.HasPrefix(field, "data.sourceTenantId"):
+		return "--source-tenant"
+	case strings.HasPrefix(field, "data.targetTenantId"):
+		return "--target-tenant"
+	case strings.HasPrefix(field, "data.configurationName"):
+		return "--name"
+	case strings.HasPrefix(field, "data.users"):
+		return "--user" + strings.TrimPrefix(field, "data.users")
+	case strings.HasPrefix(field, "data.groups"):
+		return "--group" + strings.TrimPrefix(field, "data.groups")
+	}
+	return field
+}
+
+func lowerAll(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

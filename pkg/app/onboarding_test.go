@@ -1,0 +1,150 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+func TestFullOnboardingAgainstTheEmulator(t *testing.T) {
+	h := newHarness(t, graphsim.Options{})
+	a := h.open()
+	var reports []chain.Report
+	a.Runner.Observe(func(r chain.Report) { reports = append(reports, r) })
+	id := h.submit(a, pairRequest())
+	o := h.runToEnd(a, id)
+	if o.State != store.StateCompleted {
+		t.Fatalf("onboarding ended %s at %s: %s (%s)", o.State, o.Step, o.Detail, o.Remedy)
+	}
+	sp := h.assertConfigured()
+	if o.ServicePrincipalID != sp.ID || o.JobID != sp.Jobs[0].ID || o.AppRoleID == "" {
+		t.Errorf("progress did not record the ids: %+v", o)
+	}
+	// Provisioned on demand: the first user exists in the target as a B2B member.
+	var synced []string
+	for _, u := range h.sim.Tenant(targetTenant).Users {
+		if u.ExternalTenant == sourceTenant {
+			synced = append(synced, u.ExternalUser)
+		}
+	}
+	if len(synced) == 0 || synced[0] != adele && !contains(synced, adele) {
+		t.Errorf("first user not provisioned on demand: %v", synced)
+	}
+	// Every step of the chain ran, in the article's order.
+	var done []string
+	for _, r := range reports {
+		if r.Outcome == "done" && r.OnboardingID == id {
+			done = append(done, r.Step)
+		}
+	}
+	var want []string
+	for _, r := range chain.OnboardingRoutes(a.Steps) {
+		want = append(want, r.Step)
+	}
+	if got := strings.Join(done[:min(len(done), len(want))], " "); got != strings.Join(want, " ") {
+		t.Errorf("steps ran as\n %s\nwant\n %s", got, strings.Join(want, " "))
+	}
+	_, steps, err := a.Store.GetOnboarding(context.Background(), id)
+	if err != nil || len(steps) < len(want) {
+		t.Fatalf("recorded steps: %v %v", steps, err)
+	}
+	for _, s := range steps {
+		if s.Name != "monitor-job" && s.State != store.StepDone {
+			t.Errorf("step %s recorded as %s", s.Name, s.State)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRerunningAFinishedOnboardingMakesNoWrites(t *testing.T) {
+	h := newHarness(t, graphsim.Options{})
+	a := h.open()
+	if o := h.runToEnd(a, h.submit(a, pairRequest())); o.State != store.StateCompleted {
+		t.Fatalf("first run: %+v", o)
+	}
+	writes := h.sim.Writes("")
+	o := h.runToEnd(a, h.submit(a, pairRequest()))
+	if o.State != store.StateCompleted {
+		t.Fatalf("second run: %s at %s: %s", o.State, o.Step, o.Detail)
+	}
+	if extra := h.sim.Writes("") - writes; extra != 0 {
+		var seen []string
+		for _, r := range h.sim.Requests()[len(h.sim.Requests())-40:] {
+			if r.Method != "GET" && r.Version != "" {
+				seen = append(seen, r.Method+" "+r.Path)
+			}
+		}
+		t.Fatalf("re-run made %d writes: %v", extra, seen)
+	}
+	h.assertConfigured()
+}
+
+// duplicatingBus delivers every message twice: after the original is
+// acknowledged, an identical copy is queued, as a queue with at-least-once
+// delivery may do at any step.
+type duplicatingBus struct {
+	*bus.Embedded
+}
+
+func (d duplicatingBus) Ack(ctx context.Context, m bus.Delivery, produced ...bus.Outgoing) error {
+	if err := d.Embedded.Ack(ctx, m, produced...); err != nil {
+		return err
+	}
+	if strings.HasSuffix(m.ID, "#redelivered") {
+		return nil
+	}
+	return d.Embedded.Publish(ctx, bus.Outgoing{ID: m.ID + "#redelivered", Queue: m.Queue, Body: m.Body})
+}
+
+func TestARedeliveredMessageAtEveryStepCreatesNothingTwice(t *testing.T) {
+	h := newHarness(t, graphsim.Options{})
+	a := h.open()
+	a.Runner = chain.NewRunner(a.Table, duplicatingBus{a.Bus}, a.Store, a.Log, h.config().Policy)
+	a.Host.Runner = a.Runner
+	var redelivered []string
+	a.Runner.Observe(func(r chain.Report) {
+		if r.Outcome == "done" {
+			redelivered = append(redelivered, r.Step)
+		}
+	})
+	id := h.submit(a, pairRequest())
+	if o := h.runToEnd(a, id); o.State != store.StateCompleted {
+		t.Fatalf("%s at %s: %s", o.State, o.Step, o.Detail)
+	}
+	// Let the copies of the last steps run too.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.Host.Drain(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, s := range redelivered {
+		counts[s]++
+	}
+	for _, r := range chain.OnboardingRoutes(a.Steps) {
+		if counts[r.Step] < 2 {
+			t.Errorf("step %s ran %d time(s); the test needs it to handle a redelivery", r.Step, counts[r.Step])
+		}
+	}
+	h.assertConfigured()
+	if n := h.sim.CountRequests("POST", "/policies/crossTenantAccessPolicy/partners", ""); n != 2 {
+		t.Errorf("partner POSTs: %d, want one per tenant", n)
+	}
+	if n := h.sim.CountRequests("PUT", "/identitySynchronization", ""); n != 1 {
+		t.Errorf("identity sync PUTs: %d", n)
+	}
+}

@@ -1,0 +1,164 @@
+// Package local runs the chain in one process on the embedded durable queue:
+// a pool of workers receiving, handling and settling messages, and timers for
+// scheduled work. It is the default host on a fresh machine.
+package local
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/chain"
+)
+
+// Host is the local runtime.
+type Host struct {
+	Runner *chain.Runner
+	Bus    *bus.Embedded
+	// Workers handle messages concurrently; default 4.
+	Workers int
+	// Lock is how long a received message stays invisible to other workers
+	// and processes; it must outlast the handler timeout. Default: the
+	// runner's handler timeout plus a minute.
+	Lock time.Duration
+	// Poll is how often an idle worker looks for due messages; default 200 ms.
+	Poll time.Duration
+	// Grace is how long in-flight handlers may finish after shutdown
+	// begins; default 30 s.
+	Grace time.Duration
+	Log   *slog.Logger
+}
+
+func (h *Host) defaults() {
+	if h.Workers <= 0 {
+		h.Workers = 4
+	}
+	if h.Lock == 0 {
+		h.Lock = h.Runner.Policy().HandlerTimeout + time.Minute
+	}
+	if h.Poll == 0 {
+		h.Poll = 200 * time.Millisecond
+	}
+	if h.Grace == 0 {
+		h.Grace = 30 * time.Second
+	}
+	if h.Log == nil {
+		h.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run handles messages until ctx is done, then lets in-flight handlers
+// finish (up to Grace) and returns.
+func (h *Host) Run(ctx context.Context) error {
+	h.defaults()
+	// Handlers run on a context that outlives ctx by the grace period, so a
+	// shutdown does not cut a Graph call in half when it need not.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	go func() {
+		<-ctx.Done()
+		t := time.NewTimer(h.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWork()
+		case <-work.Done():
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < h.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.worker(ctx, work)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (h *Host) worker(ctx, work context.Context) {
+	for ctx.Err() == nil {
+		ds, err := h.Bus.Receive(ctx, nil, 1, h.Lock)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.Log.Error("receive failed", "error", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if len(ds) == 0 {
+			sleep(ctx, h.Poll)
+			continue
+		}
+		for _, d := range ds {
+			if err := h.Runner.Process(work, d); err != nil && !errors.Is(err, bus.ErrLockLost) {
+				h.Log.Warn("message not settled; it returns when its lock expires", "message_id", d.ID, "error", err)
+			}
+		}
+	}
+}
+
+// RunUntil handles messages until done reports true or ctx ends. done is
+// checked every poll interval.
+func (h *Host) RunUntil(ctx context.Context, done func(context.Context) (bool, error)) error {
+	h.defaults()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		_ = h.Run(runCtx)
+	}()
+	tick := time.NewTicker(h.Poll)
+	defer tick.Stop()
+	var result error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			result = ctx.Err()
+			break loop
+		case <-tick.C:
+			ok, err := done(ctx)
+			if err != nil {
+				result = err
+				break loop
+			}
+			if ok {
+				break loop
+			}
+		}
+	}
+	stop()
+	<-finished
+	return result
+}
+
+// Drain handles messages until none is ready or locked; scheduled messages
+// further than horizon in the future are left for later.
+func (h *Host) Drain(ctx context.Context, horizon time.Duration) error {
+	return h.RunUntil(ctx, func(ctx context.Context) (bool, error) {
+		d, err := h.Bus.Depth(ctx)
+		if err != nil {
+			return false, err
+		}
+		if d.Ready > 0 || d.Locked > 0 {
+			return false, nil
+		}
+		next, ok, err := h.Bus.NextDue(ctx)
+		return !ok || time.Until(next) > horizon, err
+	})
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,62 @@
+package steps
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/note"
+)
+
+// EnsureAssignments assigns every requested user and group to the
+// configuration app's msiam_access role (step 10): only assigned principals
+// are in the job's scope.
+func (s *Steps) EnsureAssignments(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+	source, err := s.source(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	current, err := source.ListAssignments(ctx, in.ServicePrincipalID)
+	if fault.Is(err, fault.NotFound) {
+		return nil, s.notYet(string(entra.OpListAssignments), "service principal %s is not readable yet (replication)", in.ServicePrincipalID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	assigned := map[string]bool{}
+	for _, a := range current {
+		if strings.EqualFold(a.AppRoleID, in.AppRoleID) {
+			assigned[strings.ToLower(a.PrincipalID)] = true
+		}
+	}
+	added, present := 0, 0
+	for _, principal := range append(append([]string(nil), in.Users...), in.Groups...) {
+		if assigned[strings.ToLower(principal)] {
+			present++
+			continue
+		}
+		_, err := source.Assign(ctx, in.ServicePrincipalID, in.AppRoleID, principal)
+		switch {
+		case err == nil:
+			added++
+		case fault.Is(err, fault.Conflict):
+			present++ // assigned by an earlier attempt whose answer was lost, or not listed yet
+		case fault.Is(err, fault.NotFound) && mentions(err, principal):
+			return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpAssign), Tenant: in.SourceTenantID,
+				Message: "principal " + principal + " does not exist in the source tenant",
+				Remedy:  "check the object id of that user or group in the source tenant and post a corrected onboarding"}
+		case fault.Is(err, fault.NotFound):
+			return nil, s.notYet(string(entra.OpAssign), "service principal %s is not readable yet (replication)", in.ServicePrincipalID)
+		default:
+			return nil, err
+		}
+	}
+	note.Add(ctx, "assigned %d principal(s), %d already assigned", added, present)
+	return outcome(events.SourceAssignmentsEnsured, in)
+}
+
+func mentions(err error, id string) bool {
+	return strings.Contains(strings.ToLower(err.Error()), strings.ToLower(id))
+}

@@ -1,0 +1,106 @@
+package steps
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/note"
+)
+
+// accessRole is the configuration app's only app role; users and groups are
+// assigned to it.
+const accessRole = "msiam_access"
+
+// EnsureConfigurationApp makes the source tenant have the configuration
+// application, instantiated from the cross-tenant synchronization template,
+// and waits until its service principal is readable (step 6).
+//
+// Instantiation is not idempotent and a new service principal stays
+// unreadable for a while, so the create runs under a create-once intent per
+// tenant pair: a message redelivered after a successful instantiate finds the
+// intent and waits for the object instead of creating a second app.
+func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+	source, err := s.source(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	key := "configuration-app/" + strings.ToLower(in.SourceTenantID) + "/" + strings.ToLower(in.TargetTenantID)
+	spID, err := s.ensureOnce(ctx, createOnce{
+		key:  key,
+		what: "configuration app",
+		find: func(ctx context.Context, known string) (string, error) {
+			return s.findConfigurationApp(ctx, source, in, key, known)
+		},
+		readable: readableBy(func(ctx context.Context, id string) error {
+			_, err := source.GetServicePrincipal(ctx, id)
+			return err
+		}),
+		create: func(ctx context.Context) (string, error) {
+			sp, err := source.InstantiateTemplate(ctx, entra.CrossTenantSyncTemplateID, in.ConfigurationName)
+			return sp.ID, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	sp, err := source.GetServicePrincipal(ctx, spID)
+	if fault.Is(err, fault.NotFound) {
+		return nil, s.notYet(string(entra.OpGetSP), "service principal %s is not readable yet (replication)", spID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sp.DisplayName != in.ConfigurationName {
+		note.Add(ctx, "this tenant pair's configuration app is named %q; the requested name %q is used only when creating one", sp.DisplayName, in.ConfigurationName)
+	}
+	roleID, ok := sp.AppRoleNamed(accessRole)
+	if !ok {
+		return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpGetSP), Tenant: in.SourceTenantID,
+			Message: "service principal " + sp.ID + " has no " + accessRole + " app role",
+			Remedy:  "it was not instantiated from template " + entra.CrossTenantSyncTemplateID + "; delete it or choose another configuration name"}
+	}
+	in.ServicePrincipalID, in.AppID, in.AppRoleID = sp.ID, sp.AppID, roleID
+	return outcome(events.SourceAppEnsured, in)
+}
+
+// findConfigurationApp looks the app up by template and name. An app whose
+// creation ctsync recorded for another tenant pair is never adopted: its
+// secrets point at that other target.
+func (s *Steps) findConfigurationApp(ctx context.Context, source entra.Directory, in events.Onboarding, key, known string) (string, error) {
+	found, err := source.FindServicePrincipals(ctx, entra.CrossTenantSyncTemplateID, in.ConfigurationName)
+	if err != nil {
+		return "", err
+	}
+	var candidates []string
+	for _, sp := range found {
+		owners, err := s.intents.IntentKeysFor(ctx, sp.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, owner := range owners {
+			if owner != key && strings.HasPrefix(owner, "configuration-app/") {
+				return "", &fault.Error{Kind: fault.Invalid, Op: "find configuration app", Tenant: in.SourceTenantID,
+					Message: "configuration app " + sp.ID + " named " + quote(in.ConfigurationName) + " already serves another tenant pair (" + owner + ")",
+					Remedy:  "choose a configuration name that is unique in the source tenant"}
+			}
+		}
+		if strings.EqualFold(sp.ID, known) {
+			return sp.ID, nil
+		}
+		candidates = append(candidates, sp.ID)
+	}
+	switch len(candidates) {
+	case 0:
+		return "", nil
+	case 1:
+		return candidates[0], nil
+	}
+	return "", &fault.Error{Kind: fault.Invalid, Op: "find configuration app", Tenant: in.SourceTenantID,
+		Message: "several configuration apps are named " + quote(in.ConfigurationName) + ": " + strings.Join(candidates, ", "),
+		Remedy:  "delete or rename all but one of them in the source tenant, or choose another configuration name"}
+}
+
+func quote(s string) string { return "\"" + s + "\"" }

@@ -1,0 +1,78 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/note"
+)
+
+// ProvisionOnDemand provisions the first assigned user right away (step 11),
+// a smoke test of the whole configuration before the job starts. The rule
+// id is read from the job's schema (USER_INBOUND_USER) every time rather than
+// assumed. Once the job runs, its cycles provision everyone and the step
+// makes no call. A user already in the target comes back Skipped
+// (RedundantExport), so a repeat is harmless.
+func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+	source, err := s.source(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	job, err := source.GetJob(ctx, in.ServicePrincipalID, in.JobID)
+	if err != nil {
+		return nil, notFoundIsReplication(s, err, "job "+in.JobID)
+	}
+	if job.ScheduleState == "Active" {
+		note.Add(ctx, "job already started; its cycles provision every assigned user")
+		return outcome(events.SourceOnDemandProvisioned, in)
+	}
+	rules, err := source.SynchronizationRules(ctx, in.ServicePrincipalID, in.JobID)
+	if err != nil {
+		return nil, err
+	}
+	ruleID := ""
+	for _, r := range rules {
+		if r.Name == entra.UserInboundRule {
+			ruleID = r.ID
+		}
+	}
+	if ruleID == "" {
+		return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpGetSchema), Tenant: in.SourceTenantID,
+			Message: "the job's schema has no " + entra.UserInboundRule + " rule",
+			Remedy:  "the job was not created from the Azure2Azure template or its schema was edited; restore the default schema"}
+	}
+	user := in.Users[0]
+	res, err := source.ProvisionOnDemand(ctx, in.ServicePrincipalID, in.JobID, ruleID, user)
+	if err != nil {
+		return nil, err
+	}
+	switch res.Result {
+	case "Success":
+		note.Add(ctx, "provisioned user %s on demand", user)
+	case "Skipped":
+		note.Add(ctx, "user %s skipped on demand (%s %s)", user, res.ErrorCode, res.Reason)
+	case "Failure", "Failed":
+		if res.ErrorCode == policyCheckFailure {
+			return nil, policyFailureIsTransient(&fault.Error{Kind: fault.Invalid, Code: res.ErrorCode,
+				Op: string(entra.OpProvisionOnDemand), Tenant: in.SourceTenantID, Message: res.Reason})
+		}
+		return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpProvisionOnDemand), Tenant: in.SourceTenantID, Code: res.ErrorCode,
+			Message: fmt.Sprintf("provisioning user %s on demand failed: %s", user, res.Reason),
+			Remedy:  "fix what the reason names for this user (see `ctsync logs --status failure`), or list another user first, then replay"}
+	default:
+		note.Add(ctx, "provision on demand for %s answered in a shape ctsync does not know; see the provisioning logs", user)
+	}
+	return outcome(events.SourceOnDemandProvisioned, in)
+}
+
+// notFoundIsReplication treats a 404 for an object ctsync created moments
+// ago as replication lag.
+func notFoundIsReplication(s *Steps, err error, what string) error {
+	if fault.Is(err, fault.NotFound) {
+		return s.notYet("read", "%s is not readable yet (replication)", what)
+	}
+	return err
+}

@@ -1,0 +1,63 @@
+package steps
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+// notificationSettings turns off Entra's provisioning e-mails; ctsync's
+// monitor reports quarantine within one interval instead of a day.
+const notificationSettings = `{"Enabled":false,"DeleteThresholdEnabled":false,"HumanResourcesLookaheadQueryEnabled":false}`
+
+func jobSecrets(in events.Onboarding) []entra.Secret {
+	return append(syncCredentials(in),
+		entra.Secret{Key: "SyncNotificationSettings", Value: notificationSettings},
+		entra.Secret{Key: "SyncAll", Value: "false"},
+	)
+}
+
+// digest identifies a set of secrets without keeping their values.
+func digest(secrets []entra.Secret) string {
+	h := sha256.New()
+	for _, s := range secrets {
+		h.Write([]byte(s.Key + "\x00" + s.Value.Reveal() + "\x00"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// EnsureSecrets saves the job's credentials (step 9). Graph cannot read
+// them back, so ctsync remembers a digest of what it saved (in the intent
+// store, under "secrets/<service principal>") and saves again only when
+// they differ. Saving is a PUT of the whole set, safe to repeat.
+func (s *Steps) EnsureSecrets(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+	source, err := s.source(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	secrets := jobSecrets(in)
+	want := digest(secrets)
+	key := "secrets/" + strings.ToLower(in.ServicePrincipalID)
+	saved, ok, err := s.intents.Intent(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if ok && saved.State == store.IntentDone && saved.ObjectID == want {
+		note.Add(ctx, "credentials already saved")
+		return outcome(events.SourceSecretsEnsured, in)
+	}
+	if err := source.SaveSecrets(ctx, in.ServicePrincipalID, secrets); err != nil {
+		return nil, err
+	}
+	if err := s.intents.CompleteIntent(ctx, key, want, s.now()); err != nil {
+		return nil, err
+	}
+	note.Add(ctx, "saved credentials (CompanyId, AuthenticationType=SyncPolicy, notifications off)")
+	return outcome(events.SourceSecretsEnsured, in)
+}

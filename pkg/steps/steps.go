@@ -1,0 +1,95 @@
+// Package steps holds one handler per cross-tenant synchronization step, in
+// the order of Microsoft's article. Each is an idempotent ensure: it reads
+// the tenant, acts only where the tenant differs from what the onboarding
+// asks for, and returns the event that reports its outcome. No step knows
+// which step comes next; pkg/chain declares that.
+package steps
+
+import (
+	"context"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+// Options tune the steps' waits for Entra's eventual consistency.
+type Options struct {
+	// ReplicationWindow is how long a created object may stay unreadable
+	// before ctsync concludes it is gone, and how long a create whose answer
+	// was lost is given to show up before ctsync creates again. Community
+	// scripts wait about a minute; the default is 3 minutes.
+	ReplicationWindow time.Duration
+	// ReplicationPoll is the delay ctsync asks for between reads while waiting.
+	ReplicationPoll time.Duration
+	// MonitorInterval is the delay between the monitor's reads of a running job.
+	MonitorInterval time.Duration
+	// MonitorChecks bounds how often the monitor re-reads a job that never
+	// settles (0: 288, a day at the default interval).
+	MonitorChecks int
+	Now           func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.ReplicationWindow == 0 {
+		o.ReplicationWindow = 3 * time.Minute
+	}
+	if o.ReplicationPoll == 0 {
+		o.ReplicationPoll = 5 * time.Second
+	}
+	if o.MonitorInterval == 0 {
+		o.MonitorInterval = 5 * time.Minute
+	}
+	if o.MonitorChecks == 0 {
+		o.MonitorChecks = 288
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Steps performs the onboarding steps against the tenants' directories.
+type Steps struct {
+	dirs    entra.Directories
+	intents store.Intents
+	opts    Options
+}
+
+// New returns the steps.
+func New(dirs entra.Directories, intents store.Intents, opts Options) *Steps {
+	opts.defaults()
+	return &Steps{dirs: dirs, intents: intents, opts: opts}
+}
+
+func (s *Steps) now() time.Time { return s.opts.Now() }
+
+func (s *Steps) source(ctx context.Context, in events.Onboarding) (entra.Directory, error) {
+	return s.dirs.Tenant(ctx, in.SourceTenantID)
+}
+
+func (s *Steps) target(ctx context.Context, in events.Onboarding) (entra.Directory, error) {
+	return s.dirs.Tenant(ctx, in.TargetTenantID)
+}
+
+// outcome is the one event an ensure step returns.
+func outcome(t events.Type, data any) ([]events.Event, error) {
+	ev, err := events.New(t, data)
+	if err != nil {
+		return nil, err
+	}
+	return []events.Event{ev}, nil
+}
+
+// notYet is the answer while Entra catches up: a transient failure that asks
+// to be retried after a short delay.
+func (s *Steps) notYet(op, format string, args ...any) error {
+	e := fault.New(fault.Transient, op, format, args...)
+	e.RetryAfter = s.opts.ReplicationPoll
+	return e
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func isTrue(b *bool) bool { return b != nil && *b }

@@ -1,0 +1,21 @@
+package steps
+
+import (
+	"context"
+
+	"github.com/ctsync/ctsync/events"
+)
+
+// EnsureTargetInboundAutoRedeem makes the target tenant redeem invitations
+// from the source tenant automatically (step 3): without it the job fails
+// with AzureDirectoryB2BManagementPolicyCheckFailure.
+func (s *Steps) EnsureTargetInboundAutoRedeem(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+	target, err := s.target(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensureAutoRedeem(ctx, target, in.SourceTenantID, true); err != nil {
+		return nil, err
+	}
+	return outcome(events.TargetAutoRedeemEnsured, in)
+}
