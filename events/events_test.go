@@ -128,7 +128,9 @@ func TestMalformedEventsAreRejectedNamingTheField(t *testing.T) {
 		{"same tenants", mutate(t, func(e, d map[string]any) { d["targetTenantId"] = d["sourceTenantId"] }), "data.targetTenantId", false},
 		{"no users", mutate(t, func(e, d map[string]any) { d["users"] = []any{} }), "data.users", true},
 		{"users not a list", mutate(t, func(e, d map[string]any) { d["users"] = "61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10" }), "data.users", true},
-		{"bad user guid", mutate(t, func(e, d map[string]any) { d["users"] = []any{"61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10", "adele@contoso.com"} }), "data.users[1]", true},
+		{"bad user guid", mutate(t, func(e, d map[string]any) {
+			d["users"] = []any{"61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10", "adele@contoso.com"}
+		}), "data.users[1]", true},
 		{"duplicate user", mutate(t, func(e, d map[string]any) {
 			d["users"] = []any{"61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10", "61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10"}
 		}), "data.users[1]", true},

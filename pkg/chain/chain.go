@@ -22,8 +22,8 @@ type Middleware func(step string, next Handler) Handler
 
 // Route says: an event of type On triggers handler Step.
 type Route struct {
-	On    events.Type
-	Step  string // handler name; also its queue's and its Azure function's name
+	On     events.Type
+	Step   string // handler name; also its queue's and its Azure function's name
 	Title  string // what the step does, for people
 	Handle Handler
 }
