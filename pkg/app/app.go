@@ -111,6 +111,11 @@ func Open(cfg Config) (*App, error) {
 		return nil, err
 	}
 	runner := chain.NewRunner(table, b, s, log, cfg.Policy)
+	if budget, window := runner.Policy().Budget(), st.Options().ReplicationWindow; budget < window {
+		db.Close()
+		return nil, fmt.Errorf("retries give up after %s, sooner than the replication window of %s: a create still replicating "+
+			"would be dead-lettered; raise the retry attempts or delays, or shorten the window", budget.Round(time.Millisecond), window)
+	}
 	// The queue's own poison limit sits above the runner's, so the runner's
 	// dead letter (with a reason a person can act on) comes first.
 	b.MaxDeliveryCount = runner.Policy().MaxAttempts + 3

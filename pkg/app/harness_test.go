@@ -71,7 +71,7 @@ func (h *harness) config() Config {
 		Graph: graph.Config{AuthorityHost: h.sim.URL, GraphEndpoint: h.sim.URL, ClientID: h.sim.ClientID(),
 			ClientSecret: entra.Redacted(h.sim.ClientSecret()), RootCAs: h.sim.CA.Pool()},
 		Steps:   steps.Options{ReplicationWindow: 1500 * time.Millisecond, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 200 * time.Millisecond, MonitorChecks: 50},
-		Policy:  chain.Policy{MaxAttempts: 12, BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HandlerTimeout: 1500 * time.Millisecond},
+		Policy:  chain.Policy{MaxAttempts: 25, BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HandlerTimeout: 1500 * time.Millisecond},
 		Workers: 2, Lock: 2 * time.Second, Poll: 20 * time.Millisecond,
 		Log: slog.New(slog.NewJSONHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -24,6 +24,7 @@ type Embedded struct {
 	// DedupWindow is how long a settled message id keeps blocking re-publication.
 	DedupWindow time.Duration
 	now         func() time.Time
+	wake        chan struct{}
 }
 
 const embeddedSchema = `
@@ -58,7 +59,19 @@ func NewEmbedded(db *sql.DB) (*Embedded, error) {
 	if _, err := db.Exec(embeddedSchema); err != nil {
 		return nil, fmt.Errorf("create queue tables: %w", err)
 	}
-	return &Embedded{db: db, MaxDeliveryCount: 10, DedupWindow: 7 * 24 * time.Hour, now: time.Now}, nil
+	return &Embedded{db: db, MaxDeliveryCount: 10, DedupWindow: 7 * 24 * time.Hour, now: time.Now, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake is signalled when messages may have become deliverable in this
+// process (published, retried, resubmitted), so idle consumers need not poll
+// fast. Messages published by other processes are found by polling.
+func (b *Embedded) Wake() <-chan struct{} { return b.wake }
+
+func (b *Embedded) signal() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (b *Embedded) publishTx(ctx context.Context, tx *sql.Tx, msgs []Outgoing) error {
@@ -93,7 +106,11 @@ func (b *Embedded) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	b.signal()
+	return nil
 }
 
 // Publish implements Bus.
@@ -110,16 +127,24 @@ func (b *Embedded) Receive(ctx context.Context, queues []string, max int, lockFo
 	if max <= 0 {
 		max = 1
 	}
+	now := localdb.Millis(b.now())
+	where, args := "dead = 0 AND visible_at <= ? AND locked_until <= ?", []any{now, now}
+	if len(queues) > 0 {
+		where += " AND queue IN (?" + strings.Repeat(",?", len(queues)-1) + ")"
+		for _, q := range queues {
+			args = append(args, q)
+		}
+	}
+	// An idle queue is polled often: look before taking the write lock.
+	var due int
+	if err := b.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM bus_messages WHERE `+where+` LIMIT 1)`, args...).Scan(&due); err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
 	var out []Delivery
 	err := b.inTx(ctx, func(tx *sql.Tx) error {
-		now := localdb.Millis(b.now())
-		where, args := "dead = 0 AND visible_at <= ? AND locked_until <= ?", []any{now, now}
-		if len(queues) > 0 {
-			where += " AND queue IN (?" + strings.Repeat(",?", len(queues)-1) + ")"
-			for _, q := range queues {
-				args = append(args, q)
-			}
-		}
 		rows, err := tx.QueryContext(ctx, `SELECT seq, id, queue, body, delivery_count, enqueued_at FROM bus_messages WHERE `+
 			where+` ORDER BY visible_at, seq LIMIT ?`, append(args, max)...)
 		if err != nil {
@@ -261,6 +286,7 @@ func (b *Embedded) Resubmit(ctx context.Context, seq int64) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("no dead letter with sequence number %d", seq)
 	}
+	b.signal()
 	return nil
 }
 

@@ -26,6 +26,10 @@ type Route struct {
 	Step   string // handler name; also its queue's and its Azure function's name
 	Title  string // what the step does, for people
 	Handle Handler
+	// Onboarding marks the steps of the onboarding chain proper: their
+	// outcomes move the onboarding's state (running, waiting, completed,
+	// failed). Monitor and alert steps are recorded but leave it alone.
+	Onboarding bool
 }
 
 // Table is the whole chain.

@@ -20,8 +20,8 @@ import (
 // Policy decides how failures are treated.
 type Policy struct {
 	// MaxAttempts is how many deliveries a retryable failure gets before the
-	// message is dead-lettered. Default 12 (about 7 minutes at the default
-	// delays, enough for Entra's replication).
+	// message is dead-lettered. Default 15: at the default delays at least
+	// 4.5 minutes, longer than Entra's replication usually takes.
 	MaxAttempts int
 	// BaseDelay doubles per attempt up to MaxDelay; Retry-After wins when
 	// longer. Defaults 1 s and 60 s.
@@ -33,7 +33,7 @@ type Policy struct {
 
 func (p *Policy) defaults() {
 	if p.MaxAttempts == 0 {
-		p.MaxAttempts = 12
+		p.MaxAttempts = 15
 	}
 	if p.BaseDelay == 0 {
 		p.BaseDelay = time.Second
@@ -70,6 +70,20 @@ func (p Policy) Delay(attempt int, retryAfter time.Duration) time.Duration {
 		d = retryAfter
 	}
 	return d
+}
+
+// Budget is the least total time a retryable failure is retried before it
+// is dead-lettered (jitter never shortens a delay below half).
+func (p Policy) Budget() time.Duration {
+	var sum time.Duration
+	for a := 1; a < p.MaxAttempts; a++ {
+		d := p.BaseDelay << min(a-1, 20)
+		if d > p.MaxDelay || d <= 0 {
+			d = p.MaxDelay
+		}
+		sum += d / 2
+	}
+	return sum
 }
 
 // Report is one step outcome, for observers such as `ctsync onboard --wait`.
@@ -168,7 +182,7 @@ func (r *Runner) Process(ctx context.Context, d bus.Delivery) error {
 	}
 	log := r.log.With("correlation_id", ev.CorrelationID, "event_id", ev.ID, "event_type", string(ev.Type), "step", route.Step, "attempt", d.DeliveryCount)
 	rep := Report{OnboardingID: onboardingID(ev), Step: route.Step, Title: route.Title, Event: ev.Type, Attempt: d.DeliveryCount}
-	r.recordStep(ctx, rep, store.StepRunning, store.StateRunning, "", "")
+	r.recordStep(ctx, route, rep, store.StepRunning, store.StateRunning, "", "")
 	r.report(withOutcome(rep, "started"))
 	log.Info("step started")
 
@@ -193,7 +207,7 @@ func (r *Runner) Process(ctx context.Context, d bus.Delivery) error {
 			rep.Produced = append(rep.Produced, p.Type)
 			r.recordProduced(ctx, p)
 		}
-		r.recordStep(ctx, rep, store.StepDone, r.stateAfter(produced), rep.Note, "")
+		r.recordStep(ctx, route, rep, store.StepDone, r.stateAfter(produced), rep.Note, "")
 		log.Info("step done", "note", rep.Note, "produced", rep.Produced, "took_ms", rep.Took.Milliseconds())
 		r.report(withOutcome(rep, "done"))
 		return nil
@@ -231,7 +245,7 @@ func (r *Runner) fail(ctx context.Context, d bus.Delivery, ev events.Event, rout
 			return err
 		}
 		detail := fmt.Sprintf("attempt %d of %d: %s; retrying in %s", d.DeliveryCount, r.policy.MaxAttempts, msg, rep.RetryIn.Round(time.Millisecond))
-		r.recordStep(ctx, rep, store.StepWaiting, store.StateWaiting, detail, "")
+		r.recordStep(ctx, route, rep, store.StepWaiting, store.StateWaiting, detail, "")
 		log.Warn("step will be retried", "kind", string(kind), "error", msg, "retry_in_ms", rep.RetryIn.Milliseconds())
 		r.report(withOutcome(rep, "retrying"))
 		return nil
@@ -256,7 +270,7 @@ func (r *Runner) fail(ctx context.Context, d bus.Delivery, ev events.Event, rout
 	if err := r.bus.DeadLetter(ctx, d, reason, msg, alerts...); err != nil {
 		return err
 	}
-	r.recordStep(ctx, rep, store.StepFailed, store.StateFailed, msg, remedy)
+	r.recordStep(ctx, route, rep, store.StepFailed, store.StateFailed, msg, remedy)
 	log.Error("step failed; message dead-lettered", "kind", string(kind), "reason", reason, "error", msg, "remedy", remedy)
 	r.report(withOutcome(rep, "failed"))
 	return nil
@@ -301,10 +315,14 @@ func onboardingID(ev events.Event) string {
 }
 
 // recordStep writes progress; progress is a view for people, so a failure
-// to write it is logged, not fatal.
-func (r *Runner) recordStep(ctx context.Context, rep Report, stepState, onboardingState, detail, remedy string) {
+// to write it is logged, not fatal. Only onboarding steps move the
+// onboarding's state.
+func (r *Runner) recordStep(ctx context.Context, route Route, rep Report, stepState, onboardingState, detail, remedy string) {
 	if r.progress == nil || rep.OnboardingID == "" {
 		return
+	}
+	if !route.Onboarding {
+		onboardingState = ""
 	}
 	st := store.Step{OnboardingID: rep.OnboardingID, Name: rep.Step, State: stepState, Attempts: rep.Attempt, Detail: detail, UpdatedAt: r.now()}
 	if err := r.progress.SaveStep(ctx, st, onboardingState, remedy); err != nil {
@@ -346,6 +364,6 @@ func (r *Runner) recordMalformed(ctx context.Context, body []byte, perr error) {
 	if r.progress == nil || json.Unmarshal(body, &probe) != nil || !events.IsGUID(probe.Data.OnboardingID) {
 		return
 	}
-	r.recordStep(ctx, Report{OnboardingID: probe.Data.OnboardingID, Step: "validate-event"}, store.StepFailed, store.StateFailed,
+	r.recordStep(ctx, Route{Onboarding: true}, Report{OnboardingID: probe.Data.OnboardingID, Step: "validate-event"}, store.StepFailed, store.StateFailed,
 		events.Text(perr.Error(), 4000), "post a corrected event")
 }

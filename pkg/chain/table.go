@@ -14,7 +14,7 @@ const Completion = events.SourceJobObserved
 // OnboardingRoutes is the onboarding chain, in the order of Microsoft's
 // article: each event type and the step it triggers.
 func OnboardingRoutes(s *steps.Steps) []Route {
-	return []Route{
+	routes := []Route{
 		{On: events.OnboardingRequested, Step: "ensure-target-partner", Title: "target: partner configuration for the source tenant", Handle: onboarding(s.EnsureTargetPartner)},
 		{On: events.TargetPartnerEnsured, Step: "ensure-target-identity-sync", Title: "target: allow user synchronization from the source", Handle: onboarding(s.EnsureTargetIdentitySync)},
 		{On: events.TargetIdentitySyncEnsured, Step: "ensure-target-inbound-auto-redeem", Title: "target: redeem invitations automatically (inbound)", Handle: onboarding(s.EnsureTargetInboundAutoRedeem)},
@@ -29,6 +29,10 @@ func OnboardingRoutes(s *steps.Steps) []Route {
 		{On: events.SourceOnDemandProvisioned, Step: "start-job", Title: "source: start the synchronization job", Handle: onboarding(s.StartJob)},
 		{On: events.SourceJobStarted, Step: "read-job-status", Title: "source: read the job's first status", Handle: onboarding(s.ReadJobStatus)},
 	}
+	for i := range routes {
+		routes[i].Onboarding = true
+	}
+	return routes
 }
 
 // onboarding adapts a step taking onboarding data into a Handler.

@@ -63,6 +63,9 @@ func New(dirs entra.Directories, intents store.Intents, opts Options) *Steps {
 	return &Steps{dirs: dirs, intents: intents, opts: opts}
 }
 
+// Options returns the options in effect, defaults filled in.
+func (s *Steps) Options() Options { return s.opts }
+
 func (s *Steps) now() time.Time { return s.opts.Now() }
 
 func (s *Steps) source(ctx context.Context, in events.Onboarding) (entra.Directory, error) {

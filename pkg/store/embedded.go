@@ -140,14 +140,18 @@ func (s *Embedded) SaveStep(ctx context.Context, st Step, onboardingState, remed
 		if err != nil {
 			return err
 		}
-		// A completed or failed onboarding keeps its verdict when a
-		// redelivered message re-runs an earlier step.
+		if onboardingState == "" {
+			return nil // a step outside the onboarding chain (monitor, alerts)
+		}
+		// A completed onboarding keeps its verdict when a redelivered
+		// message re-runs an earlier step.
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO onboardings (id, state, step, detail, remedy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				state = CASE WHEN state = 'completed' AND excluded.state IN ('running', 'waiting') THEN state ELSE excluded.state END,
 				step = CASE WHEN state = 'completed' AND excluded.state IN ('running', 'waiting') THEN step ELSE excluded.step END,
-				detail = excluded.detail, remedy = excluded.remedy, updated_at = excluded.updated_at`,
+				detail = CASE WHEN state = 'completed' AND excluded.state IN ('running', 'waiting') THEN detail ELSE excluded.detail END,
+				remedy = excluded.remedy, updated_at = excluded.updated_at`,
 			st.OnboardingID, onboardingState, st.Name, st.Detail, remedy, localdb.Millis(now), localdb.Millis(now))
 		return err
 	})

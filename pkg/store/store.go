@@ -70,7 +70,8 @@ type Progress interface {
 	// SaveOnboarding creates the onboarding or merges what o knows into it:
 	// empty fields never overwrite known ones.
 	SaveOnboarding(ctx context.Context, o Onboarding) error
-	// SaveStep records a step's state and updates the onboarding's summary.
+	// SaveStep records a step's state and, unless onboardingState is empty,
+	// the onboarding's state, step, detail and remedy.
 	SaveStep(ctx context.Context, s Step, onboardingState, remedy string) error
 	GetOnboarding(ctx context.Context, id string) (Onboarding, []Step, error)
 	ListOnboardings(ctx context.Context, limit int) ([]Onboarding, error)

@@ -91,7 +91,7 @@ func (h *Host) worker(ctx, work context.Context) {
 			continue
 		}
 		if len(ds) == 0 {
-			sleep(ctx, h.Poll)
+			h.idle(ctx)
 			continue
 		}
 		for _, d := range ds {
@@ -152,6 +152,17 @@ func (h *Host) Drain(ctx context.Context, horizon time.Duration) error {
 		next, ok, err := h.Bus.NextDue(ctx)
 		return !ok || time.Until(next) > horizon, err
 	})
+}
+
+// idle waits for the next poll, or less when this process queued something.
+func (h *Host) idle(ctx context.Context) {
+	t := time.NewTimer(h.Poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-h.Bus.Wake():
+	case <-t.C:
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
