@@ -104,8 +104,8 @@ func crashAndResume(t *testing.T, n int) {
 	h.assertConfigured()
 	creates := map[string]int{
 		"POST /policies/crossTenantAccessPolicy/partners": 2,
-		"PUT /identitySynchronization":                   1,
-		"POST /appRoleAssignedTo":                        3,
+		"PUT /identitySynchronization":                    1,
+		"POST /appRoleAssignedTo":                         3,
 	}
 	for call, want := range creates {
 		method, path, _ := strings.Cut(call, " ")
