@@ -91,7 +91,7 @@ type Report struct {
 	OnboardingID string
 	Step, Title  string
 	Event        events.Type
-	Outcome      string // started, done, retrying, failed
+	Outcome      string // started, done, waiting, retrying, failed
 	Attempt      int
 	Note         string
 	Err          error
@@ -246,6 +246,11 @@ func (r *Runner) fail(ctx context.Context, d bus.Delivery, ev events.Event, rout
 		}
 		detail := fmt.Sprintf("attempt %d of %d: %s; retrying in %s", d.DeliveryCount, r.policy.MaxAttempts, msg, rep.RetryIn.Round(time.Millisecond))
 		r.recordStep(ctx, route, rep, store.StepWaiting, store.StateWaiting, detail, "")
+		if fault.IsWait(herr) {
+			log.Info("step waiting", "reason", msg, "retry_in_ms", rep.RetryIn.Milliseconds())
+			r.report(withOutcome(rep, "waiting"))
+			return nil
+		}
 		log.Warn("step will be retried", "kind", string(kind), "error", msg, "retry_in_ms", rep.RetryIn.Milliseconds())
 		r.report(withOutcome(rep, "retrying"))
 		return nil

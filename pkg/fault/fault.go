@@ -46,9 +46,16 @@ type Error struct {
 	RetryAfter time.Duration
 	Remedy     string
 	Err        error
+	// Expected marks a wait that is part of normal operation (Entra
+	// replicating a new object), not a fault: it is retried like a transient
+	// failure but reported as waiting.
+	Expected bool
 }
 
 func (e *Error) Error() string {
+	if e.Expected {
+		return e.Message
+	}
 	var b strings.Builder
 	b.WriteString(string(e.Kind))
 	if e.Op != "" {
@@ -83,6 +90,18 @@ func (e *Error) Unwrap() error { return e.Err }
 // New returns a classified error with a message.
 func New(kind Kind, op, format string, args ...any) *Error {
 	return &Error{Kind: kind, Op: op, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wait reports that a step must wait for the service to catch up and should
+// be retried after retryAfter.
+func Wait(retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Kind: Transient, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter, Expected: true}
+}
+
+// IsWait reports whether err is an expected wait.
+func IsWait(err error) bool {
+	var fe *Error
+	return errors.As(err, &fe) && fe.Expected
 }
 
 // Wrap classifies err under kind unless it is already classified.

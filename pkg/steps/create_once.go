@@ -47,10 +47,17 @@ func (s *Steps) ensureOnce(ctx context.Context, c createOnce) (string, error) {
 		return "", err
 	}
 	if id != "" {
-		if !held || intent.State != store.IntentDone || intent.ObjectID != id {
-			if err := s.intents.CompleteIntent(ctx, c.key, id, s.now()); err != nil {
-				return "", err
+		if held && intent.ObjectID == id {
+			if intent.State != store.IntentDone {
+				if err := s.intents.CompleteIntent(ctx, c.key, id, s.now()); err != nil {
+					return "", err
+				}
 			}
+			note.Add(ctx, "%s %s is readable", c.what, id)
+			return id, nil
+		}
+		if err := s.intents.CompleteIntent(ctx, c.key, id, s.now()); err != nil {
+			return "", err
 		}
 		note.Add(ctx, "%s already present (%s)", c.what, id)
 		return id, nil

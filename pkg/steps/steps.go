@@ -85,11 +85,11 @@ func outcome(t events.Type, data any) ([]events.Event, error) {
 	return []events.Event{ev}, nil
 }
 
-// notYet is the answer while Entra catches up: a transient failure that asks
-// to be retried after a short delay.
+// notYet is the answer while Entra catches up: a wait, retried after a
+// short delay. op names the call that showed the lag, for the log.
 func (s *Steps) notYet(op, format string, args ...any) error {
-	e := fault.New(fault.Transient, op, format, args...)
-	e.RetryAfter = s.opts.ReplicationPoll
+	e := fault.Wait(s.opts.ReplicationPoll, format, args...)
+	e.Op = op
 	return e
 }
 

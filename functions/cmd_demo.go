@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/steps"
+)
+
+// runDemo onboards the sample tenant pair against an in-process emulator,
+// through the same code, SDK and HTTPS calls as a real onboarding.
+func runDemo(ctx context.Context, env *environment, args []string) error {
+	if _, err := parseFlags(newFlagSet("demo"), args); err != nil {
+		return err
+	}
+	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 1500 * time.Millisecond, JobReplicationDelay: 800 * time.Millisecond,
+		CycleInterval: time.Second, InitialCycleDelay: 500 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	sim.AddSampleTenants()
+	dir := filepath.Join(env.stateDir(), "demo")
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	cfg := app.Config{
+		StateDir: dir,
+		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
+			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
+		Steps:  steps.Options{ReplicationWindow: 30 * time.Second, ReplicationPoll: 500 * time.Millisecond, MonitorInterval: time.Second},
+		Policy: chain.Policy{BaseDelay: 250 * time.Millisecond, MaxDelay: 2 * time.Second, MaxAttempts: 40},
+		Log:    env.logger(slog.LevelWarn),
+	}
+	a, err := app.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	w := env.stdout
+	fmt.Fprintf(w, "ctsync demo — Graph + login emulator at %s\n  tenants: Contoso %s (source), Fabrikam %s (target)\n\n",
+		sim.URL, graphsim.SampleSourceTenant, graphsim.SampleTargetTenant)
+	id, err := app.Submit(ctx, a.Bus, a.Store, app.Request{SourceTenantID: graphsim.SampleSourceTenant, TargetTenantID: graphsim.SampleTargetTenant,
+		Name: "Contoso to Fabrikam", Users: []string{graphsim.SampleUsers[0].ID, graphsim.SampleUsers[1].ID}, Groups: []string{graphsim.SampleGroup},
+		RequestedBy: "ctsync demo"})
+	if err != nil {
+		return err
+	}
+	if err := waitForOnboarding(ctx, w, a, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nmonitoring the job until its first cycle completes…\n")
+	steadyCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err = a.Host.RunUntil(steadyCtx, func(ctx context.Context) (bool, error) {
+		o, _, err := a.Store.GetOnboarding(ctx, id)
+		return o.LastEvent == string(events.SyncSteady) || o.LastEvent == string(events.SyncQuarantined), err
+	})
+	if err != nil {
+		return fmt.Errorf("the job did not settle: %w", err)
+	}
+	o, _, err := a.Store.GetOnboarding(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  job %s: %s (%s)\n", o.JobID, o.JobStatus, o.LastEvent)
+	fmt.Fprintf(w, "  users now in Fabrikam, synchronized from Contoso:\n")
+	for _, u := range sim.Tenant(graphsim.SampleTargetTenant).Users {
+		if u.ExternalTenant != "" {
+			fmt.Fprintf(w, "    %-14s %s (from %s)\n", u.DisplayName, u.ID, u.ExternalUser)
+		}
+	}
+	fmt.Fprintf(w, "\nstate kept in %s; for example:\n  CTSYNC_STATE_DIR=%s ctsync status %s\n", dir, dir, id)
+	return nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+func runStatus(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	limit := fs.Int("limit", 20, "how many onboardings to list")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	db, _, s, err := app.OpenState(env.stateDir())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if len(rest) == 0 {
+		list, err := s.ListOnboardings(ctx, *limit)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(env.stdout).Encode(list)
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(env.stdout, "no onboardings in %s\n", env.stateDir())
+			return nil
+		}
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ONBOARDING\tNAME\tSTATE\tSTEP\tJOB\tUPDATED")
+		for _, o := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Name, o.State, o.Step, dash(o.JobStatus), ago(o.UpdatedAt))
+		}
+		return tw.Flush()
+	}
+	o, steps, err := s.GetOnboarding(ctx, rest[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no onboarding %s in %s", rest[0], env.stateDir())
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(env.stdout).Encode(struct {
+			Onboarding store.Onboarding
+			Steps      []store.Step
+		}{o, steps})
+	}
+	w := env.stdout
+	fmt.Fprintf(w, "onboarding   %s %q\nstate        %s (step %s, updated %s)\n", o.ID, o.Name, o.State, dash(o.Step), ago(o.UpdatedAt))
+	fmt.Fprintf(w, "tenants      source %s → target %s\nprincipals   %d user(s), %d group(s)\n", o.SourceTenantID, o.TargetTenantID, len(o.Users), len(o.Groups))
+	if o.RequestedBy != "" {
+		fmt.Fprintf(w, "requested by %s\n", o.RequestedBy)
+	}
+	if o.ServicePrincipalID != "" {
+		fmt.Fprintf(w, "app          service principal %s (app id %s)\n", o.ServicePrincipalID, o.AppID)
+	}
+	if o.JobID != "" {
+		fmt.Fprintf(w, "job          %s: %s\n", o.JobID, dash(o.JobStatus))
+	}
+	if o.State == store.StateFailed || o.State == store.StateWaiting {
+		fmt.Fprintf(w, "detail       %s\n", o.Detail)
+	}
+	if o.Remedy != "" {
+		fmt.Fprintf(w, "to fix       %s\n", o.Remedy)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSTEP\tSTATE\tATTEMPTS\tDETAIL")
+	for _, st := range steps {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", st.Name, st.State, st.Attempts, st.Detail)
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
