@@ -140,6 +140,7 @@ func (e *environment) appConfig(log *slog.Logger) (app.Config, error) {
 	cfg := app.Config{StateDir: e.stateDir(), Graph: gc, Log: log, Steps: steps.Options{}, Policy: chain.Policy{}}
 	for name, into := range map[string]*time.Duration{
 		"CTSYNC_REPLICATION_WINDOW": &cfg.Steps.ReplicationWindow,
+		"CTSYNC_REPLICATION_POLL":   &cfg.Steps.ReplicationPoll,
 		"CTSYNC_MONITOR_INTERVAL":   &cfg.Steps.MonitorInterval,
 		"CTSYNC_RETRY_BASE_DELAY":   &cfg.Policy.BaseDelay,
 		"CTSYNC_RETRY_MAX_DELAY":    &cfg.Policy.MaxDelay,

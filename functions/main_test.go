@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/pkg/graphsim"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ctsync-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "ctsync")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("build ctsync: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// ctsync runs the real binary with exactly env (no inherited variables, so
+// the test sees what a fresh shell with these settings would).
+func ctsync(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code == -1 {
+		t.Fatalf("ctsync %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// startEmulator runs `ctsync emulator` and returns the settings it printed.
+func startEmulator(t *testing.T) []string {
+	t.Helper()
+	cmd := exec.Command(binary, "emulator", "--addr", "127.0.0.1:0", "--ca-out", filepath.Join(t.TempDir(), "ca.pem"),
+		"--replication-delay", "300ms", "--cycle-interval", "500ms")
+	cmd.Env = []string{"HOME=" + t.TempDir()}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	var env []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && len(env) < 5 {
+		if v, ok := strings.CutPrefix(sc.Text(), "export "); ok {
+			env = append(env, v)
+		}
+	}
+	if len(env) != 5 {
+		t.Fatalf("emulator printed %v", env)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return env
+}
+
+// fast makes retries and replication waits short for a test run.
+var fast = []string{"CTSYNC_RETRY_BASE_DELAY=50ms", "CTSYNC_RETRY_MAX_DELAY=500ms", "CTSYNC_MAX_ATTEMPTS=60",
+	"CTSYNC_REPLICATION_WINDOW=10s", "CTSYNC_REPLICATION_POLL=100ms", "CTSYNC_MONITOR_INTERVAL=500ms"}
+
+func onboardArgs() []string {
+	return []string{"onboard", "--source-tenant", graphsim.SampleSourceTenant, "--target-tenant", graphsim.SampleTargetTenant,
+		"--name", "Contoso to Fabrikam", "--user", graphsim.SampleUsers[0].ID, "--user", graphsim.SampleUsers[1].ID,
+		"--group", graphsim.SampleGroup, "--requested-by", "CHG0042137"}
+}
+
+func TestOnboardWaitAgainstAnotherEmulatorTrustedThroughSSLCertFile(t *testing.T) {
+	env := append(append(startEmulator(t), fast...), "CTSYNC_STATE_DIR="+t.TempDir())
+	out, errOut, code := ctsync(t, env, append(onboardArgs(), "--wait")...)
+	if code != 0 || !strings.Contains(out, "✓ onboarding completed") || !strings.Contains(out, "13/13") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// A second run against the same tenants finds everything in place.
+	out, _, code = ctsync(t, env, append(onboardArgs(), "--wait")...)
+	if code != 0 || !strings.Contains(out, "already present") || strings.Contains(out, "created ") {
+		t.Fatalf("re-run: exit %d\n%s", code, out)
+	}
+	list, _, code := ctsync(t, env, "status", "--json")
+	var onboardings []struct{ ID, State string }
+	if code != 0 || json.Unmarshal([]byte(list), &onboardings) != nil || len(onboardings) != 2 {
+		t.Fatalf("status: %d %s", code, list)
+	}
+	for _, o := range onboardings {
+		if o.State != "completed" {
+			t.Errorf("onboarding %s is %s", o.ID, o.State)
+		}
+	}
+	detail, _, code := ctsync(t, env, "status", onboardings[0].ID)
+	if code != 0 || !strings.Contains(detail, "ensure-configuration-app") || !strings.Contains(detail, "CHG0042137") {
+		t.Fatalf("status %s: %d\n%s", onboardings[0].ID, code, detail)
+	}
+}
+
+func TestNationalCloudSettingWithOverridesReachesTheEmulator(t *testing.T) {
+	env := append(append(startEmulator(t), fast...), "CTSYNC_STATE_DIR="+t.TempDir(), "CTSYNC_CLOUD=usgov")
+	out, errOut, code := ctsync(t, env, append(onboardArgs(), "--wait")...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestOnboardRejectsBadInputNamingTheFlag(t *testing.T) {
+	dir := []string{"CTSYNC_STATE_DIR=" + t.TempDir()}
+	_, errOut, code := ctsync(t, dir, "onboard", "--name", "x")
+	if code != 2 || !strings.Contains(errOut, "missing --source-tenant, --target-tenant, --user") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	args := onboardArgs()
+	args[len(args)-5] = "adele@contoso.com" // the second --user
+	_, errOut, code = ctsync(t, dir, args...)
+	if code != 2 || !strings.Contains(errOut, "--user[1]") || !strings.Contains(errOut, "not a GUID") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	_, errOut, code = ctsync(t, dir, "onboard", "--bogus")
+	if code != 2 || !strings.Contains(errOut, "usage: ctsync onboard") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestOnboardWithoutCredentialsSaysWhatToSet(t *testing.T) {
+	_, errOut, code := ctsync(t, []string{"CTSYNC_STATE_DIR=" + t.TempDir()}, append(onboardArgs(), "--wait")...)
+	if code != 1 || !strings.Contains(errOut, "AZURE_CLIENT_ID") || !strings.Contains(errOut, "ctsync demo") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestOnboardWithoutWaitQueuesForServe(t *testing.T) {
+	dir := t.TempDir()
+	out, _, code := ctsync(t, []string{"CTSYNC_STATE_DIR=" + dir}, onboardArgs()...)
+	if code != 0 || !strings.Contains(out, "queued onboarding") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	list, _, _ := ctsync(t, []string{"CTSYNC_STATE_DIR=" + dir}, "status")
+	if !strings.Contains(list, "requested") {
+		t.Fatalf("status: %s", list)
+	}
+}
+
+func TestUnknownCommandAndBadSettingsExitWithUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out, &errOut); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	env := map[string]string{"CTSYNC_MONITOR_INTERVAL": "soon", "AZURE_CLIENT_ID": "x", "AZURE_CLIENT_SECRET": "y", "CTSYNC_STATE_DIR": t.TempDir()}
+	code := run(context.Background(), append(onboardArgs(), "--wait"), func(k string) string { return env[k] }, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "CTSYNC_MONITOR_INTERVAL") {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+}
