@@ -88,6 +88,7 @@ func (s *Server) graph(perms []string, h func(c *call)) http.HandlerFunc {
 			ContentEncoding: r.Header.Get("Content-Encoding"), RetryAttempt: r.Header.Get("Retry-Attempt")}
 		defer func() {
 			rec.Status = c.status
+			rec.RetryAfter = w.Header().Get("Retry-After")
 			if c.tenant != nil {
 				rec.Tenant = c.tenant.id
 			}

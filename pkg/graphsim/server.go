@@ -103,7 +103,9 @@ type Request struct {
 	Status          int
 	ContentEncoding string
 	RetryAttempt    string
-	Dropped         bool
+	// RetryAfter is the Retry-After the emulator answered with, if any.
+	RetryAfter string
+	Dropped    bool
 }
 
 // Start listens and serves until Close.

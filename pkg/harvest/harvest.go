@@ -1,0 +1,470 @@
+// Package harvest collects provisioning logs (/auditLogs/provisioning) for
+// every synchronization configuration, incrementally, losing nothing and
+// delivering nothing twice:
+//
+//   - each configuration has a checkpoint: the activityDateTime of the newest
+//     record delivered. A run reads from the checkpoint minus an overlap
+//     window, in ascending time order, page by page ($top up to 500,
+//     following @odata.nextLink), so records that show up late but inside
+//     the window are caught; ids delivered inside the window are remembered
+//     and skipped;
+//   - a page goes to the sinks first, and the checkpoint (with the sinks'
+//     positions) advances only after they accepted it. A crash in between is
+//     repaired on the next run: the sinks are rewound to their committed
+//     positions and the page is read again;
+//   - requests are spaced by a per-tenant budget below the reports API's
+//     limit (about 5 requests per 10 seconds per app per tenant), shared by
+//     every configuration of the tenant, and a 429 pauses the whole tenant
+//     for its Retry-After;
+//   - a checkpoint older than the retention window (30 days) means records
+//     were lost before ctsync could read them: that gap is reported loudly.
+package harvest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+// Options tune a harvester.
+type Options struct {
+	// Overlap re-reads this much before the checkpoint to catch late
+	// records. Default 30 minutes.
+	Overlap time.Duration
+	// Retention is how long Microsoft keeps provisioning logs (30 days for
+	// tenants with Entra ID P1/P2). A first harvest starts this far back.
+	Retention time.Duration
+	// PageSize is $top; default and maximum 500.
+	PageSize int
+	// Budget spaces requests per tenant; default 4 requests per 10 seconds.
+	Budget *Budget
+	// MaxThrottled is how many throttled answers in a row one page may get
+	// before the configuration is given up for this run. Default 10.
+	MaxThrottled int
+	// Extra are configurations to harvest besides those ctsync set up.
+	Extra []store.Configuration
+	// Alerts publishes provisioning.failed events; nil publishes none.
+	Alerts func(ctx context.Context, evs []events.Event) error
+	// Progress is called after every page.
+	Progress func(Progress)
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Overlap == 0 {
+		o.Overlap = 30 * time.Minute
+	}
+	if o.Retention == 0 {
+		o.Retention = 30 * 24 * time.Hour
+	}
+	if o.PageSize <= 0 || o.PageSize > 500 {
+		o.PageSize = 500
+	}
+	if o.Budget == nil {
+		o.Budget = NewBudget(4, 10*time.Second)
+	}
+	if o.MaxThrottled == 0 {
+		o.MaxThrottled = 10
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Progress reports a configuration's harvest after each page.
+type Progress struct {
+	Config    store.Configuration
+	Pages     int
+	Records   int // read, including ones already delivered
+	Delivered int
+	Elapsed   time.Duration
+}
+
+// Rate is records read per second so far.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Records) / p.Elapsed.Seconds()
+}
+
+// Gap is a stretch of logs that expired before ctsync read them.
+type Gap struct {
+	Config   store.Configuration
+	From, To time.Time
+}
+
+// Summary describes one harvest run.
+type Summary struct {
+	Configurations int
+	Pages          int
+	Records        int
+	Delivered      int
+	Failures       int
+	Gaps           []Gap
+	Errors         []error
+	Took           time.Duration
+}
+
+// Harvester collects provisioning logs into sinks.
+type Harvester struct {
+	dirs  entra.Directories
+	store *store.Embedded
+	sinks []Sink
+	opts  Options
+}
+
+// New returns a harvester writing to sinks.
+func New(dirs entra.Directories, st *store.Embedded, sinks []Sink, opts Options) *Harvester {
+	opts.defaults()
+	return &Harvester{dirs: dirs, store: st, sinks: sinks, opts: opts}
+}
+
+// ErrBusy means another harvest holds the lease.
+var ErrBusy = errors.New("another harvest is running")
+
+const leaseName = "harvest"
+
+// Run harvests every configuration once. Tenants are harvested in parallel,
+// the configurations of one tenant one after another.
+func (h *Harvester) Run(ctx context.Context) (Summary, error) {
+	start := h.opts.Now()
+	holder := leaseHolder()
+	current, ok, err := h.store.AcquireLease(ctx, leaseName, holder, 6*time.Hour)
+	if err != nil {
+		return Summary{}, err
+	}
+	if !ok {
+		return Summary{}, fmt.Errorf("%w (%s)", ErrBusy, current)
+	}
+	defer h.store.ReleaseLease(context.WithoutCancel(ctx), leaseName, holder)
+	if err := h.recoverSinks(ctx); err != nil {
+		return Summary{}, err
+	}
+	configs, err := h.configurations(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	byTenant := map[string][]store.Configuration{}
+	var tenants []string
+	for _, c := range configs {
+		t := strings.ToLower(c.SourceTenantID)
+		if byTenant[t] == nil {
+			tenants = append(tenants, t)
+		}
+		byTenant[t] = append(byTenant[t], c)
+	}
+	var mu sync.Mutex
+	sum := Summary{Configurations: len(configs)}
+	var wg sync.WaitGroup
+	for _, t := range tenants {
+		wg.Add(1)
+		go func(cfgs []store.Configuration) {
+			defer wg.Done()
+			for _, c := range cfgs {
+				part, err := h.harvest(ctx, c)
+				mu.Lock()
+				sum.Pages += part.Pages
+				sum.Records += part.Records
+				sum.Delivered += part.Delivered
+				sum.Failures += part.Failures
+				sum.Gaps = append(sum.Gaps, part.Gaps...)
+				if err != nil {
+					sum.Errors = append(sum.Errors, fmt.Errorf("configuration %s (%s): %w", c.Key(), c.Name, err))
+				}
+				mu.Unlock()
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		}(byTenant[t])
+	}
+	wg.Wait()
+	sum.Took = h.opts.Now().Sub(start)
+	if ctx.Err() != nil {
+		return sum, ctx.Err()
+	}
+	return sum, nil
+}
+
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s pid %d run %s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// recoverSinks rewinds sinks that accepted a page whose checkpoint never
+// committed (a crash between the two).
+func (h *Harvester) recoverSinks(ctx context.Context) error {
+	for _, s := range h.sinks {
+		pos, err := s.Position(ctx)
+		if err != nil {
+			return fmt.Errorf("sink %s: %w", s.Name(), err)
+		}
+		committed, known, err := h.store.SinkPosition(ctx, s.Name())
+		if err != nil {
+			return err
+		}
+		if pos < 0 {
+			continue // cannot rewind; delivers at least once
+		}
+		if !known {
+			// First use: whatever the sink holds now is not ctsync's to undo.
+			if err := h.store.SetSinkPosition(ctx, s.Name(), pos); err != nil {
+				return err
+			}
+			continue
+		}
+		if pos <= committed {
+			continue
+		}
+		h.opts.Log.Warn("rewinding a sink to its last checkpoint: a page was written but not checkpointed (interrupted run)",
+			"sink", s.Name(), "from", pos, "to", committed)
+		if err := s.Rewind(ctx, committed); err != nil {
+			return fmt.Errorf("rewind sink %s: %w", s.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (h *Harvester) configurations(ctx context.Context) ([]store.Configuration, error) {
+	configs, err := h.store.Configurations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, c := range configs {
+		seen[c.Key()] = true
+	}
+	for _, c := range h.opts.Extra {
+		if !seen[c.Key()] {
+			seen[c.Key()] = true
+			configs = append(configs, c)
+		}
+	}
+	sort.SliceStable(configs, func(i, j int) bool { return configs[i].Key() < configs[j].Key() })
+	return configs, nil
+}
+
+// harvest reads one configuration's new records.
+func (h *Harvester) harvest(ctx context.Context, cfg store.Configuration) (Summary, error) {
+	var sum Summary
+	started := h.opts.Now()
+	dir, err := h.dirs.Tenant(ctx, cfg.SourceTenantID)
+	if err != nil {
+		return sum, err
+	}
+	cp, found, err := h.store.GetCheckpoint(ctx, cfg.Key())
+	if err != nil {
+		return sum, err
+	}
+	oldest := h.opts.Now().Add(-h.opts.Retention)
+	after := oldest
+	if found {
+		after = cp.Watermark.Add(-h.opts.Overlap)
+		if cp.Watermark.Before(oldest) {
+			gap := Gap{Config: cfg, From: cp.Watermark, To: oldest}
+			sum.Gaps = append(sum.Gaps, gap)
+			h.opts.Log.Error("provisioning logs were lost: the last harvest is older than Microsoft's retention window, records between these times expired unread",
+				"configuration", cfg.Key(), "name", cfg.Name, "from", gap.From, "to", gap.To, "retention", h.opts.Retention)
+		}
+		if after.Before(oldest) {
+			after = oldest
+		}
+	}
+	watermark := cp.Watermark
+	next := ""
+	for {
+		page, err := h.fetch(ctx, dir, cfg, after, next)
+		if err != nil {
+			return sum, err
+		}
+		sum.Pages++
+		sum.Records += len(page.Records)
+		fresh, err := h.unseen(ctx, cfg, page.Records)
+		if err != nil {
+			return sum, err
+		}
+		if len(page.Records) > 0 {
+			if err := h.deliver(ctx, cfg, fresh); err != nil {
+				return sum, err
+			}
+			positions := map[string]int64{}
+			for _, s := range h.sinks {
+				pos, err := s.Position(ctx)
+				if err != nil {
+					return sum, fmt.Errorf("sink %s: %w", s.Name(), err)
+				}
+				if pos >= 0 {
+					positions[s.Name()] = pos
+				}
+			}
+			seen := make([]store.SeenRecord, len(fresh))
+			for i, r := range fresh {
+				seen[i] = store.SeenRecord{ID: r.ID, Activity: r.ActivityDateTime}
+				if r.Status == "failure" {
+					sum.Failures++
+				}
+			}
+			for _, r := range page.Records {
+				if r.ActivityDateTime.After(watermark) {
+					watermark = r.ActivityDateTime
+				}
+			}
+			if err := h.store.CommitPage(ctx, store.PageCommit{Config: cfg, Watermark: watermark, Seen: seen,
+				ForgetBefore: watermark.Add(-h.opts.Overlap), Records: len(fresh), SinkPositions: positions}); err != nil {
+				return sum, fmt.Errorf("checkpoint: %w", err)
+			}
+			sum.Delivered += len(fresh)
+		}
+		if h.opts.Progress != nil {
+			h.opts.Progress(Progress{Config: cfg, Pages: sum.Pages, Records: sum.Records, Delivered: sum.Delivered, Elapsed: h.opts.Now().Sub(started)})
+		}
+		if page.NextLink == "" {
+			return sum, nil
+		}
+		next = page.NextLink
+	}
+}
+
+// fetch reads one page within the tenant's budget, waiting out throttling.
+func (h *Harvester) fetch(ctx context.Context, dir entra.Directory, cfg store.Configuration, after time.Time, next string) (entra.LogPage, error) {
+	throttled, transient := 0, 0
+	for {
+		if err := h.opts.Budget.Wait(ctx, cfg.SourceTenantID); err != nil {
+			return entra.LogPage{}, err
+		}
+		page, err := dir.ProvisioningLogs(ctx, entra.LogQuery{ServicePrincipalID: cfg.ServicePrincipalID, After: after, Top: h.opts.PageSize}, next)
+		switch kind := fault.KindOf(err); {
+		case err == nil:
+			return page, nil
+		case kind == fault.Throttled && throttled < h.opts.MaxThrottled:
+			throttled++
+			wait := fault.RetryAfterOf(err)
+			if wait <= 0 {
+				// No Retry-After: back off as Graph's guidance says, exponentially.
+				wait = time.Duration(1<<min(throttled, 6)) * time.Second
+			}
+			h.opts.Log.Warn("reports API throttled; pausing the tenant", "tenant", cfg.SourceTenantID, "retry_after_ms", wait.Milliseconds())
+			h.opts.Budget.Pause(cfg.SourceTenantID, wait)
+		case kind == fault.Transient && transient < 3 && !fault.Canceled(err):
+			transient++
+			h.opts.Log.Warn("reading provisioning logs failed; retrying", "tenant", cfg.SourceTenantID, "error", err)
+			if err := sleep(ctx, time.Duration(transient)*time.Second); err != nil {
+				return entra.LogPage{}, err
+			}
+		default:
+			return entra.LogPage{}, err
+		}
+	}
+}
+
+// unseen drops records delivered before (inside the overlap window) and
+// repeats within the page.
+func (h *Harvester) unseen(ctx context.Context, cfg store.Configuration, recs []entra.LogRecord) ([]entra.LogRecord, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	seen, err := h.store.SeenAmong(ctx, cfg.Key(), ids)
+	if err != nil {
+		return nil, err
+	}
+	fresh := make([]entra.LogRecord, 0, len(recs))
+	for _, r := range recs {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			fresh = append(fresh, r)
+		}
+	}
+	return fresh, nil
+}
+
+// deliver hands fresh records to every sink, and failures to the alerts.
+func (h *Harvester) deliver(ctx context.Context, cfg store.Configuration, fresh []entra.LogRecord) error {
+	if len(fresh) == 0 {
+		return nil
+	}
+	for _, s := range h.sinks {
+		if err := s.Accept(ctx, cfg, fresh); err != nil {
+			return fmt.Errorf("sink %s: %w", s.Name(), err)
+		}
+	}
+	if h.opts.Alerts == nil {
+		return nil
+	}
+	var alerts []events.Event
+	for _, r := range fresh {
+		if r.Status == "failure" {
+			alerts = append(alerts, failureEvent(cfg, r, h.opts.Now()))
+		}
+	}
+	if len(alerts) == 0 {
+		return nil
+	}
+	if err := h.opts.Alerts(ctx, alerts); err != nil {
+		return fmt.Errorf("publish provisioning.failed: %w", err)
+	}
+	return nil
+}
+
+// failureEvent builds the alert for a failed record. Its id derives from the
+// record's, so a page delivered again after a crash raises no second alert.
+func failureEvent(cfg store.Configuration, r entra.LogRecord, now time.Time) events.Event {
+	action := r.Action
+	if action == "" {
+		action = "other"
+	}
+	data := events.ProvisioningFailure{
+		OnboardingID: cfg.OnboardingID, SourceTenantID: strings.ToLower(cfg.SourceTenantID), ServicePrincipalID: strings.ToLower(cfg.ServicePrincipalID),
+		JobID: events.Text(r.JobID, 256), RecordID: events.Text(r.ID, 256), ActivityDateTime: r.ActivityDateTime.UTC().Format(time.RFC3339Nano),
+		ProvisioningAction: events.Text(action, 64), ErrorCode: events.Text(r.ErrorCode, 256), Reason: events.Text(r.Reason, 4000),
+		RecommendedAction: events.Text(r.RecommendedAction, 4000),
+	}
+	if r.SourceName != "" || r.SourceID != "" {
+		data.SourceIdentity = events.Text(strings.TrimSpace(r.SourceName+" ("+r.SourceID+")"), 512)
+	}
+	if r.TargetName != "" || r.TargetID != "" {
+		data.TargetIdentity = events.Text(strings.TrimSpace(r.TargetName+" ("+r.TargetID+")"), 512)
+	}
+	ev := events.MustNew(events.ProvisioningFailed, data)
+	correlation := cfg.OnboardingID
+	if correlation == "" {
+		correlation = events.DeriveID(cfg.Key(), "harvest", 0)
+	}
+	ev.Stamp("/ctsync/harvest", correlation, strings.ToLower(cfg.ServicePrincipalID), now)
+	ev.ID = events.DeriveID(r.ID, string(events.ProvisioningFailed), 0)
+	return ev
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
