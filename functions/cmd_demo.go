@@ -14,7 +14,9 @@ import (
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/steps"
+	"github.com/ctsync/ctsync/pkg/store"
 )
 
 // runDemo onboards the sample tenant pair against an in-process emulator,
@@ -30,6 +32,11 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	defer sim.Close()
 	sim.AddSampleTenants()
+	// One user's provisioning fails, as it would with the most restrictive
+	// guest settings in the target, so the logs show a failure and its alert.
+	nestor := graphsim.SampleUsers[3]
+	sim.FailProvisioning(graphsim.SampleSourceTenant, nestor.ID, "AzureActiveDirectoryForbidden",
+		"Guest invitations to the target tenant are restricted by its external collaboration settings.")
 	dir := filepath.Join(env.stateDir(), "demo")
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -56,16 +63,14 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	settledWatch := a.Watch(id, events.SyncSteady, events.SyncQuarantined)
 	if err := waitForOnboarding(ctx, w, a, id); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nmonitoring the job until its first cycle completes…\n")
 	steadyCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	err = a.Host.RunUntil(steadyCtx, func(ctx context.Context) (bool, error) {
-		o, _, err := a.Store.GetOnboarding(ctx, id)
-		return o.LastEvent == string(events.SyncSteady) || o.LastEvent == string(events.SyncQuarantined), err
-	})
+	settled, err := settledWatch.Run(steadyCtx)
 	if err != nil {
 		return fmt.Errorf("the job did not settle: %w", err)
 	}
@@ -73,13 +78,36 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "  job %s: %s (%s)\n", o.JobID, o.JobStatus, o.LastEvent)
+	fmt.Fprintf(w, "  job %s: %s (%s)\n", o.JobID, o.JobStatus, settled)
 	fmt.Fprintf(w, "  users now in Fabrikam, synchronized from Contoso:\n")
 	for _, u := range sim.Tenant(graphsim.SampleTargetTenant).Users {
 		if u.ExternalTenant != "" {
 			fmt.Fprintf(w, "    %-14s %s (from %s)\n", u.DisplayName, u.ID, u.ExternalUser)
 		}
 	}
-	fmt.Fprintf(w, "\nstate kept in %s; for example:\n  CTSYNC_STATE_DIR=%s ctsync status %s\n", dir, dir, id)
+
+	out := filepath.Join(dir, "provisioning.jsonl")
+	fmt.Fprintf(w, "\ncollecting provisioning logs into %s…\n", out)
+	jl, err := harvest.OpenJSONLines(out)
+	if err != nil {
+		return err
+	}
+	defer jl.Close()
+	sum, err := a.Harvester([]harvest.Sink{jl}, harvest.Options{}).Run(ctx)
+	if err != nil {
+		return err
+	}
+	printSummary(w, sum)
+	if err := a.Host.Drain(ctx, 0); err != nil { // deliver the provisioning.failed alerts
+		return err
+	}
+	failed, err := a.Store.QueryRecords(ctx, store.RecordQuery{Status: "failure", Limit: 5})
+	if err != nil {
+		return err
+	}
+	for _, r := range failed {
+		fmt.Fprintf(w, "  failed: %s (%s): %s — alerted as provisioning.failed\n", r.SourceName, r.ErrorCode, r.Reason)
+	}
+	fmt.Fprintf(w, "\nstate kept in %s; for example:\n  CTSYNC_STATE_DIR=%s ctsync status %s\n  CTSYNC_STATE_DIR=%s ctsync logs --status failure\n", dir, dir, id, dir)
 	return nil
 }

@@ -2,19 +2,38 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/harvest"
 )
 
-// runServe runs the local host until interrupted, then shuts down cleanly:
-// no new message is taken and in-flight steps get time to finish.
+// runServe runs the local host until interrupted: queue workers, and the
+// harvester on its timer. On Ctrl-C or SIGTERM no new message or harvest is
+// started; running steps and the current harvest page finish, then it exits.
 func runServe(ctx context.Context, env *environment, args []string) error {
-	if _, err := parseFlags(newFlagSet("serve"), args); err != nil {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	interval := fs.Duration("harvest-interval", 15*time.Minute, "time between provisioning-log harvests (0 turns the harvester off)")
+	out := fs.String("harvest-out", "", "JSON Lines file for collected records (default <state dir>/provisioning.jsonl)")
+	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if v := env.getenv("CTSYNC_HARVEST_INTERVAL"); v != "" && !flagSet(fs, "harvest-interval") {
+		if err := env.duration("CTSYNC_HARVEST_INTERVAL", interval); err != nil {
+			return err
+		}
 	}
 	log := env.logger(slog.LevelInfo)
 	cfg, err := env.appConfig(log)
+	if err != nil {
+		return err
+	}
+	hopts, err := env.harvestOptions(log)
 	if err != nil {
 		return err
 	}
@@ -23,8 +42,60 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer a.Close()
-	log.Info("ctsync serving", "state_dir", cfg.StateDir, "graph", a.Graph.Config().Describe(), "queues", a.Table.Queues())
+	log.Info("ctsync serving", "state_dir", cfg.StateDir, "graph", a.Graph.Config().Describe(), "queues", a.Table.Queues(), "harvest_interval", interval.String())
+
+	var wg sync.WaitGroup
+	if *interval > 0 {
+		if *out == "" {
+			*out = filepath.Join(cfg.StateDir, "provisioning.jsonl")
+		}
+		jl, err := harvest.OpenJSONLines(*out)
+		if err != nil {
+			return err
+		}
+		defer jl.Close()
+		h := a.Harvester([]harvest.Sink{jl}, hopts)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			harvestEvery(ctx, log, h, *interval)
+		}()
+	}
 	err = a.Host.Run(ctx)
+	wg.Wait()
 	log.Info("ctsync stopped")
 	return err
+}
+
+// harvestEvery runs the harvester at start and then on every tick; a tick
+// that comes while a harvest still runs is skipped.
+func harvestEvery(ctx context.Context, log *slog.Logger, h *harvest.Harvester, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		sum, err := h.Run(ctx)
+		switch {
+		case errors.Is(err, harvest.ErrBusy):
+			log.Info("harvest skipped", "reason", err.Error())
+		case err != nil && ctx.Err() == nil:
+			log.Error("harvest failed", "error", err)
+		default:
+			log.Info("harvest done", "configurations", sum.Configurations, "pages", sum.Pages, "records", sum.Records, "new", sum.Delivered,
+				"failed_provisioning", sum.Failures, "gaps", len(sum.Gaps), "errors", len(sum.Errors), "took_ms", sum.Took.Milliseconds())
+			for _, e := range sum.Errors {
+				log.Error("harvest of a configuration failed", "error", e.Error())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -173,3 +173,90 @@ func TestUnknownCommandAndBadSettingsExitWithUsage(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 }
+
+func TestHarvestOnceThenQueryTheLogs(t *testing.T) {
+	env := append(append(startEmulator(t), fast...), "CTSYNC_STATE_DIR="+t.TempDir())
+	if out, errOut, code := ctsync(t, env, append(onboardArgs(), "--wait")...); code != 0 {
+		t.Fatalf("onboard: %d\n%s\n%s", code, out, errOut)
+	}
+	time.Sleep(time.Second) // let the emulator's job run a cycle or two
+	file := filepath.Join(t.TempDir(), "logs.jsonl")
+	out, errOut, code := ctsync(t, env, "harvest", "--once", "--out", file)
+	if code != 0 || !strings.Contains(errOut, "harvested 1 configuration(s)") {
+		t.Fatalf("harvest: %d\n%s\n%s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("want a record per synchronized user, got %d lines", len(lines))
+	}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec["id"] == nil || rec["provisioningStatusInfo"] == nil {
+			t.Fatalf("not a provisioning record: %s", l)
+		}
+	}
+	// A second harvest adds nothing to the file.
+	if _, errOut, code := ctsync(t, env, "harvest", "--once", "--out", file); code != 0 || !strings.Contains(errOut, " 0 new") {
+		t.Fatalf("second harvest: %d %s", code, errOut)
+	}
+	again, _ := os.ReadFile(file)
+	if len(again) != len(raw) {
+		t.Fatalf("second harvest changed the file: %d → %d bytes", len(raw), len(again))
+	}
+	logs, _, code := ctsync(t, env, "logs", "--since", "1h", "--user", "adele")
+	if code != 0 || !strings.Contains(logs, "Adele Vance") || !strings.Contains(logs, "success") {
+		t.Fatalf("logs: %d\n%s", code, logs)
+	}
+	if logs, _, code := ctsync(t, env, "logs", "--status", "failure"); code != 0 || !strings.Contains(logs, "no provisioning records match") {
+		t.Fatalf("logs --status failure: %d\n%s", code, logs)
+	}
+	if _, errOut, code := ctsync(t, env, "logs", "--status", "broken"); code != 2 || !strings.Contains(errOut, "--status") {
+		t.Fatalf("bad status: %d %s", code, errOut)
+	}
+}
+
+func TestServeCarriesOutQueuedOnboardingsHarvestsOnATimerAndStopsCleanly(t *testing.T) {
+	state := t.TempDir()
+	env := append(append(startEmulator(t), fast...), "CTSYNC_STATE_DIR="+state)
+	if out, _, code := ctsync(t, env, onboardArgs()...); code != 0 {
+		t.Fatalf("queue: %s", out)
+	}
+	cmd := exec.Command(binary, "serve", "--harvest-interval", "1s")
+	cmd.Env = append([]string{"HOME=" + t.TempDir()}, env...)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _, _ := ctsync(t, env, "status", "--json")
+		jsonl, _ := os.ReadFile(filepath.Join(state, "provisioning.jsonl"))
+		if strings.Contains(out, `"State":"completed"`) && bytes.Count(jsonl, []byte("\n")) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not finish the onboarding and harvest its logs:\n%s\n%s", out, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop after an interrupt")
+	}
+	if !strings.Contains(logs.String(), `"msg":"ctsync stopped"`) || !strings.Contains(logs.String(), `"msg":"harvest done"`) {
+		t.Fatalf("logs:\n%s", logs.String())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +21,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/local"
 	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/steps"
@@ -202,4 +204,66 @@ func lowerAll(in []string) []string {
 		}
 	}
 	return out
+}
+
+// Harvester returns a provisioning-log harvester that keeps records in the
+// embedded store (for `ctsync logs`), writes them to the extra sinks and
+// publishes provisioning.failed alerts on the queue.
+func (a *App) Harvester(sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
+	opts.Alerts = func(ctx context.Context, evs []events.Event) error {
+		out, err := a.Runner.Outgoing(evs...)
+		if err != nil {
+			return err
+		}
+		return a.Bus.Publish(ctx, out...)
+	}
+	if opts.Log == nil {
+		opts.Log = a.Log
+	}
+	return harvest.New(a.Graph, a.Store, append([]harvest.Sink{harvest.StoreSink{Store: a.Store}}, sinks...), opts)
+}
+
+// Watch notices when a step of the onboarding produces one of the event
+// types. It observes from the moment it is created, so create it before
+// running the host for whatever may produce them.
+type Watch struct {
+	a    *App
+	stop func()
+	mu   sync.Mutex
+	got  events.Type
+}
+
+// Watch starts watching.
+func (a *App) Watch(onboardingID string, types ...events.Type) *Watch {
+	w := &Watch{a: a}
+	w.stop = a.Runner.Observe(func(r chain.Report) {
+		if r.OnboardingID != onboardingID || r.Outcome != "done" {
+			return
+		}
+		for _, p := range r.Produced {
+			for _, t := range types {
+				if p == t {
+					w.mu.Lock()
+					w.got = t
+					w.mu.Unlock()
+				}
+			}
+		}
+	})
+	return w
+}
+
+// Seen returns the type seen, or "".
+func (w *Watch) Seen() events.Type {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.got
+}
+
+// Run runs the host until one of the types was produced (perhaps already),
+// then stops watching.
+func (w *Watch) Run(ctx context.Context) (events.Type, error) {
+	defer w.stop()
+	err := w.a.Host.RunUntil(ctx, func(context.Context) (bool, error) { return w.Seen() != "", nil })
+	return w.Seen(), err
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/ctsync/ctsync/events"
@@ -110,7 +111,9 @@ type Runner struct {
 	log       *slog.Logger
 	policy    Policy
 	now       func() time.Time
-	observers []func(Report)
+	mu        sync.Mutex
+	observers map[int]func(Report)
+	nextObs   int
 }
 
 // NewRunner wires a runner. progress may be nil.
@@ -128,11 +131,32 @@ func (r *Runner) Policy() Policy { return r.policy }
 // Table returns the runner's table.
 func (r *Runner) Table() *Table { return r.table }
 
-// Observe registers fn to hear every step outcome.
-func (r *Runner) Observe(fn func(Report)) { r.observers = append(r.observers, fn) }
+// Observe registers fn to hear every step outcome; the returned func
+// unregisters it.
+func (r *Runner) Observe(fn func(Report)) (stop func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.observers == nil {
+		r.observers = map[int]func(Report){}
+	}
+	id := r.nextObs
+	r.nextObs++
+	r.observers[id] = fn
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.observers, id)
+	}
+}
 
 func (r *Runner) report(rep Report) {
+	r.mu.Lock()
+	fns := make([]func(Report), 0, len(r.observers))
 	for _, fn := range r.observers {
+		fns = append(fns, fn)
+	}
+	r.mu.Unlock()
+	for _, fn := range fns {
 		fn(rep)
 	}
 }

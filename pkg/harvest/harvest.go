@@ -442,12 +442,8 @@ func failureEvent(cfg store.Configuration, r entra.LogRecord, now time.Time) eve
 		ProvisioningAction: events.Text(action, 64), ErrorCode: events.Text(r.ErrorCode, 256), Reason: events.Text(r.Reason, 4000),
 		RecommendedAction: events.Text(r.RecommendedAction, 4000),
 	}
-	if r.SourceName != "" || r.SourceID != "" {
-		data.SourceIdentity = events.Text(strings.TrimSpace(r.SourceName+" ("+r.SourceID+")"), 512)
-	}
-	if r.TargetName != "" || r.TargetID != "" {
-		data.TargetIdentity = events.Text(strings.TrimSpace(r.TargetName+" ("+r.TargetID+")"), 512)
-	}
+	data.SourceIdentity = identityText(r.SourceName, r.SourceID)
+	data.TargetIdentity = identityText(r.TargetName, r.TargetID)
 	ev := events.MustNew(events.ProvisioningFailed, data)
 	correlation := cfg.OnboardingID
 	if correlation == "" {
@@ -456,6 +452,17 @@ func failureEvent(cfg store.Configuration, r entra.LogRecord, now time.Time) eve
 	ev.Stamp("/ctsync/harvest", correlation, strings.ToLower(cfg.ServicePrincipalID), now)
 	ev.ID = events.DeriveID(r.ID, string(events.ProvisioningFailed), 0)
 	return ev
+}
+
+// identityText is "name (id)", or whichever of the two is known.
+func identityText(name, id string) string {
+	switch {
+	case name != "" && id != "":
+		return events.Text(name+" ("+id+")", 512)
+	case name != "":
+		return events.Text(name, 512)
+	}
+	return events.Text(id, 512)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
