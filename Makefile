@@ -25,6 +25,11 @@ check:
 test: check
 	$(GO) test -count=1 -parallel 8 -timeout 30m $(PKGS)
 
+## bench: Go benchmarks, then harvester vs plain pager at 10k, 100k and 1M records (BENCH_SIZES to change)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+	$(GO) run ./pkg/harvest/harvestbench
+
 ## schemas: regenerate events/schema/*.json from the event specs
 schemas:
 	$(GO) test ./events -run TestSchemaFilesMatchSpecs -update

@@ -171,6 +171,16 @@ func TestDeniedIsDeadLetteredAtOnceWithWhatToGrant(t *testing.T) {
 	if strings.Contains(h.log.String(), h.sim.ClientSecret()) {
 		t.Error("the client secret leaked into the logs")
 	}
+	// The administrator grants the permission; replaying the dead letter
+	// finishes the onboarding.
+	h.sim.Grant(targetTenant, "Policy.ReadWrite.CrossTenantAccess")
+	if err := a.Bus.Resubmit(context.Background(), dl.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if o := h.runToEnd(a, id); o.State != store.StateCompleted {
+		t.Fatalf("after the fix and a replay: %s at %s: %s", o.State, o.Step, o.Detail)
+	}
+	h.assertConfigured()
 }
 
 func drain(t *testing.T, a *App) {

@@ -95,37 +95,109 @@ func (s *Server) newRecord(source, target *tenant, sp *servicePrincipal, j *job,
 	return r
 }
 
-func (r *record) json(beta bool) map[string]any {
-	var errInfo any
-	if r.status == "failure" {
-		errInfo = map[string]any{"errorCode": r.errCode, "reason": r.errReason, "additionalDetails": nil, "errorCategory": "failure",
-			"recommendedAction": "Check the target tenant's cross-tenant access and guest settings, then retry the user with provision on demand."}
+// The provisioningObjectSummary shape, as typed structs: the emulator
+// renders a million of these for benchmarks.
+type (
+	recordJSON struct {
+		ID                     string          `json:"id"`
+		ActivityDateTime       string          `json:"activityDateTime"`
+		TenantID               string          `json:"tenantId"`
+		JobID                  string          `json:"jobId"`
+		CycleID                string          `json:"cycleId"`
+		ChangeID               string          `json:"changeId"`
+		ProvisioningAction     string          `json:"provisioningAction"`
+		Action                 string          `json:"action,omitempty"`
+		DurationInMilliseconds int             `json:"durationInMilliseconds"`
+		InitiatedBy            initiatorJSON   `json:"initiatedBy"`
+		ServicePrincipal       idNameJSON      `json:"servicePrincipal"`
+		SourceSystem           systemJSON      `json:"sourceSystem"`
+		TargetSystem           systemJSON      `json:"targetSystem"`
+		SourceIdentity         identityJSON    `json:"sourceIdentity"`
+		TargetIdentity         identityJSON    `json:"targetIdentity"`
+		ModifiedProperties     []modifiedJSON  `json:"modifiedProperties"`
+		ProvisioningSteps      []stepJSON      `json:"provisioningSteps"`
+		ProvisioningStatusInfo statusJSON      `json:"provisioningStatusInfo"`
+		StatusInfo             json.RawMessage `json:"statusInfo,omitempty"`
 	}
-	stepStatus := r.status
-	m := map[string]any{
-		"id": r.id, "activityDateTime": r.activity.UTC().Format(time.RFC3339Nano), "tenantId": r.tenantID, "jobId": r.jobID,
-		"cycleId": r.cycleID, "changeId": r.changeID, "provisioningAction": r.action, "durationInMilliseconds": r.durationMs,
-		"initiatedBy":      map[string]any{"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
-		"servicePrincipal": map[string]any{"id": r.spID, "displayName": r.spName},
-		"sourceSystem":     map[string]any{"id": r.tenantID, "displayName": "Azure Active Directory", "details": map[string]any{}},
-		"targetSystem": map[string]any{"id": r.targetTenant, "displayName": "Azure Active Directory (target tenant)",
-			"details": map[string]any{"ApplicationId": r.appID, "ServicePrincipalId": r.spID, "ServicePrincipalDisplayName": r.spName}},
-		"sourceIdentity":     map[string]any{"id": r.sourceID, "displayName": r.sourceName, "identityType": "User", "details": map[string]any{}},
-		"targetIdentity":     map[string]any{"id": r.targetID, "displayName": r.targetName, "identityType": "User", "details": map[string]any{}},
-		"modifiedProperties": []any{map[string]any{"displayName": "displayName", "oldValue": nil, "newValue": r.sourceName}},
-		"provisioningSteps": []any{
-			map[string]any{"name": "EntryImport", "provisioningStepType": "import", "status": "success", "description": "Retrieved " + r.sourceName + " from Azure Active Directory", "details": map[string]any{}},
-			map[string]any{"name": "EntrySynchronizationScoping", "provisioningStepType": "scoping", "status": "success", "description": "Determine if User in scope by evaluating against each scoping filter",
-				"details": map[string]any{"Active in the source system": "True", "Assigned to the application": "True", "appRoleAssignments": "msiam_access"}},
-			map[string]any{"name": "EntryExportAdd", "provisioningStepType": "export", "status": stepStatus, "description": "User '" + r.sourceName + "' was created in Azure Active Directory (target tenant)", "details": map[string]any{}},
+	initiatorJSON struct {
+		ID            string `json:"id"`
+		DisplayName   string `json:"displayName"`
+		InitiatorType string `json:"initiatorType"`
+	}
+	idNameJSON struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"displayName"`
+	}
+	systemJSON struct {
+		ID          string            `json:"id"`
+		DisplayName string            `json:"displayName"`
+		Details     map[string]string `json:"details"`
+	}
+	identityJSON struct {
+		ID           string            `json:"id"`
+		DisplayName  string            `json:"displayName"`
+		IdentityType string            `json:"identityType"`
+		Details      map[string]string `json:"details"`
+	}
+	modifiedJSON struct {
+		DisplayName string  `json:"displayName"`
+		OldValue    *string `json:"oldValue"`
+		NewValue    string  `json:"newValue"`
+	}
+	stepJSON struct {
+		Name                 string            `json:"name"`
+		ProvisioningStepType string            `json:"provisioningStepType"`
+		Status               string            `json:"status"`
+		Description          string            `json:"description"`
+		Details              map[string]string `json:"details"`
+	}
+	statusJSON struct {
+		Status           string     `json:"status"`
+		ErrorInformation *errorJSON `json:"errorInformation"`
+	}
+	errorJSON struct {
+		ErrorCode         string  `json:"errorCode"`
+		Reason            string  `json:"reason"`
+		AdditionalDetails *string `json:"additionalDetails"`
+		ErrorCategory     string  `json:"errorCategory"`
+		RecommendedAction string  `json:"recommendedAction"`
+	}
+)
+
+var (
+	emptyDetails   = map[string]string{}
+	scopingDetails = map[string]string{"Active in the source system": "True", "Assigned to the application": "True", "appRoleAssignments": "msiam_access"}
+	actionNames    = map[string]string{"create": "Create", "update": "Update", "delete": "Delete", "disable": "Disable"}
+)
+
+func (r *record) json(beta bool) recordJSON {
+	out := recordJSON{
+		ID: r.id, ActivityDateTime: r.activity.UTC().Format(time.RFC3339Nano), TenantID: r.tenantID, JobID: r.jobID,
+		CycleID: r.cycleID, ChangeID: r.changeID, ProvisioningAction: r.action, DurationInMilliseconds: r.durationMs,
+		InitiatedBy:      initiatorJSON{DisplayName: "Azure AD Provisioning Service", InitiatorType: "system"},
+		ServicePrincipal: idNameJSON{ID: r.spID, DisplayName: r.spName},
+		SourceSystem:     systemJSON{ID: r.tenantID, DisplayName: "Azure Active Directory", Details: emptyDetails},
+		TargetSystem: systemJSON{ID: r.targetTenant, DisplayName: "Azure Active Directory (target tenant)",
+			Details: map[string]string{"ApplicationId": r.appID, "ServicePrincipalId": r.spID, "ServicePrincipalDisplayName": r.spName}},
+		SourceIdentity:     identityJSON{ID: r.sourceID, DisplayName: r.sourceName, IdentityType: "User", Details: emptyDetails},
+		TargetIdentity:     identityJSON{ID: r.targetID, DisplayName: r.targetName, IdentityType: "User", Details: emptyDetails},
+		ModifiedProperties: []modifiedJSON{{DisplayName: "displayName", NewValue: r.sourceName}},
+		ProvisioningSteps: []stepJSON{
+			{Name: "EntryImport", ProvisioningStepType: "import", Status: "success", Description: "Retrieved " + r.sourceName + " from Azure Active Directory", Details: emptyDetails},
+			{Name: "EntrySynchronizationScoping", ProvisioningStepType: "scoping", Status: "success", Description: "Determine if User in scope by evaluating against each scoping filter", Details: scopingDetails},
+			{Name: "EntryExportAdd", ProvisioningStepType: "export", Status: r.status, Description: "User '" + r.sourceName + "' was created in Azure Active Directory (target tenant)", Details: emptyDetails},
 		},
-		"provisioningStatusInfo": map[string]any{"status": r.status, "errorInformation": errInfo},
+		ProvisioningStatusInfo: statusJSON{Status: r.status},
+	}
+	if r.status == "failure" {
+		out.ProvisioningStatusInfo.ErrorInformation = &errorJSON{ErrorCode: r.errCode, Reason: r.errReason, ErrorCategory: "failure",
+			RecommendedAction: "Check the target tenant's cross-tenant access and guest settings, then retry the user with provision on demand."}
 	}
 	if beta {
-		m["action"] = map[string]string{"create": "Create", "update": "Update", "delete": "Delete", "disable": "Disable"}[r.action]
-		m["statusInfo"] = nil
+		out.Action = actionNames[r.action]
+		out.StatusInfo = json.RawMessage("null")
 	}
-	return m
+	return out
 }
 
 var provisioningFilter = func() filterRules {
@@ -195,7 +267,7 @@ func (r *record) field(prop string) any {
 	case "initiatedBy/displayName":
 		return "Azure AD Provisioning Service"
 	case "action":
-		return map[string]string{"create": "Create", "update": "Update", "delete": "Delete", "disable": "Disable"}[r.action]
+		return actionNames[r.action]
 	}
 	return nil
 }
@@ -267,7 +339,7 @@ func (s *Server) listProvisioning(c *call) {
 	if more {
 		page = page[:top]
 	}
-	value := make([]any, 0, len(page))
+	value := make([]recordJSON, 0, len(page))
 	for _, r := range page {
 		value = append(value, r.json(c.version == "beta"))
 	}
