@@ -223,4 +223,3 @@ func TestAcknowledgingALostLockLeavesNothingBehind(t *testing.T) {
 		t.Fatalf("a failed acknowledgement published its products: %+v", depth)
 	}
 }
-

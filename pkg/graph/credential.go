@@ -63,7 +63,8 @@ func (c Config) credential(tenantID string) (azcore.TokenCredential, error) {
 		// A managed identity cannot get tokens for another tenant; it signs
 		// in as the multi-tenant app instead, as that app's federated
 		// credential.
-		miOpts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 3}}}
+		miOpts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 3},
+			Transport: &http.Client{Transport: c.baseTransport(), Timeout: c.Timeout}}}
 		if c.ManagedIdentity != "system" {
 			miOpts.ID = azidentity.ClientID(c.ManagedIdentity)
 		}

@@ -56,9 +56,9 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 // client assertion (certificate or federated workload identity token).
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	tid := strings.ToLower(r.PathValue("tenant"))
-	status := http.StatusOK
+	status, credential := http.StatusOK, ""
 	defer func() {
-		s.logRequest(Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Tenant: tid, Status: status})
+		s.logRequest(Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Tenant: tid, Status: status, Credential: credential})
 	}()
 	fail := func(st int, code string, aadsts int, msg string) {
 		status = st
@@ -87,11 +87,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.PostForm.Get("client_secret") != "":
+		credential = "secret"
 		if !hmac.Equal([]byte(r.PostForm.Get("client_secret")), []byte(s.opts.ClientSecret)) {
 			fail(http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
 			return
 		}
 	case r.PostForm.Get("client_assertion") != "":
+		credential = "assertion"
 		if r.PostForm.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
 			fail(http.StatusBadRequest, "invalid_request", 50027, "AADSTS50027: Invalid client_assertion_type.")
 			return
@@ -206,4 +208,29 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// managedIdentityToken is an App Service managed identity endpoint
+// (IDENTITY_ENDPOINT): it hands out a token a federated credential accepts
+// as a client assertion.
+func (s *Server) managedIdentityToken(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusOK
+	defer func() { s.logRequest(Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Status: status}) }()
+	q := r.URL.Query()
+	if r.Header.Get("X-IDENTITY-HEADER") != s.opts.ManagedIdentityHeader {
+		status = http.StatusUnauthorized
+		writePlainJSON(w, status, map[string]any{"statusCode": 401, "message": "Unauthorized: the X-IDENTITY-HEADER is missing or wrong."})
+		return
+	}
+	if q.Get("api-version") == "" || q.Get("resource") == "" {
+		status = http.StatusBadRequest
+		writePlainJSON(w, status, map[string]any{"statusCode": 400, "message": "api-version and resource are required."})
+		return
+	}
+	now := s.now()
+	exp := now.Add(tokenLifetime)
+	tok := s.sign(map[string]any{"aud": q.Get("resource"), "iss": "https://managed-identity.emulator/", "sub": "managed-identity",
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix()})
+	writePlainJSON(w, status, map[string]any{"access_token": tok, "expires_on": fmt.Sprint(exp.Unix()), "resource": q.Get("resource"),
+		"token_type": "Bearer", "client_id": q.Get("client_id")})
 }

@@ -13,6 +13,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
 	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.openIDConfiguration)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.token)
+	mux.HandleFunc("GET /msi/token", s.managedIdentityToken)
 
 	g := func(pattern string, perms []string, h func(c *call)) {
 		method, path, _ := strings.Cut(pattern, " ")

@@ -60,9 +60,15 @@ type Options struct {
 	InitialCycleDelay time.Duration
 	// Now is the emulator's clock; default time.Now.
 	Now func() time.Time
+	// ManagedIdentityHeader is the secret an App Service managed identity
+	// request must carry (IDENTITY_HEADER); default DefaultIdentityHeader.
+	ManagedIdentityHeader string
 	// Logf receives one line per request when set.
 	Logf func(format string, args ...any)
 }
+
+// DefaultIdentityHeader is the managed identity endpoint's default secret.
+const DefaultIdentityHeader = "emulator-identity-header"
 
 // DefaultClientID and DefaultClientSecret are the credentials a default
 // emulator accepts.
@@ -106,6 +112,8 @@ type Request struct {
 	// RetryAfter is the Retry-After the emulator answered with, if any.
 	RetryAfter string
 	Dropped    bool
+	// Credential is how a token request authenticated: "secret" or "assertion".
+	Credential string
 }
 
 // Start listens and serves until Close.
@@ -121,6 +129,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ManagedIdentityHeader == "" {
+		opts.ManagedIdentityHeader = DefaultIdentityHeader
 	}
 	if opts.ReportsPerWindow == 0 {
 		opts.ReportsPerWindow = 5
