@@ -27,16 +27,7 @@ func runHarvest(ctx context.Context, env *environment, args []string) error {
 	if !*once {
 		return fmt.Errorf("%w: add --once (`ctsync serve` harvests on a timer)", errUsage)
 	}
-	log := env.logger(slog.LevelWarn)
-	cfg, err := env.appConfig(log)
-	if err != nil {
-		return err
-	}
-	hopts, err := env.harvestOptions(log)
-	if err != nil {
-		return err
-	}
-	a, err := app.Open(cfg)
+	a, hopts, err := env.openHarvestingHost(slog.LevelWarn)
 	if err != nil {
 		return err
 	}
@@ -56,6 +47,23 @@ func runHarvest(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("%d configuration(s) could not be harvested", len(sum.Errors))
 	}
 	return nil
+}
+
+// openHarvestingHost reads the local host's and the harvester's settings
+// and opens the host; its logger logs at level unless CTSYNC_LOG_LEVEL says
+// otherwise.
+func (e *environment) openHarvestingHost(level slog.Level) (*app.App, harvest.Options, error) {
+	log := e.logger(level)
+	cfg, err := e.appConfig(log)
+	if err != nil {
+		return nil, harvest.Options{}, err
+	}
+	hopts, err := e.harvestOptions(log)
+	if err != nil {
+		return nil, harvest.Options{}, err
+	}
+	a, err := app.Open(cfg)
+	return a, hopts, err
 }
 
 // outputSink opens the JSON Lines destination: a file (exactly once) or a

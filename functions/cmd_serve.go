@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/harvest"
 )
 
@@ -28,26 +27,19 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 	}
-	log := env.logger(slog.LevelInfo)
-	cfg, err := env.appConfig(log)
-	if err != nil {
-		return err
-	}
-	hopts, err := env.harvestOptions(log)
-	if err != nil {
-		return err
-	}
-	a, err := app.Open(cfg)
+	a, hopts, err := env.openHarvestingHost(slog.LevelInfo)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	log.Info("ctsync serving", "state_dir", cfg.StateDir, "graph", a.Graph.Config().Describe(), "queues", a.Table.Queues(), "harvest_interval", interval.String())
+	log := a.Log
+	stateDir := env.stateDir()
+	log.Info("ctsync serving", "state_dir", stateDir, "graph", a.Graph.Config().Describe(), "queues", a.Table.Queues(), "harvest_interval", interval.String())
 
 	var wg sync.WaitGroup
 	if *interval > 0 {
 		if *out == "" {
-			*out = filepath.Join(cfg.StateDir, "provisioning.jsonl")
+			*out = filepath.Join(stateDir, "provisioning.jsonl")
 		}
 		jl, err := harvest.OpenJSONLines(*out)
 		if err != nil {

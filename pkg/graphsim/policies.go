@@ -154,13 +154,30 @@ type identitySyncBody struct {
 	} `json:"userSyncInbound"`
 }
 
-func (s *Server) getIdentitySync(c *call) {
+// lookupIdentitySync finds the partner and its identity sync policy,
+// answering 404 itself when either is missing.
+func (c *call) lookupIdentitySync() (*partner, bool) {
 	p, ok := c.lookupPartner()
-	if !ok {
-		return
-	}
-	if p.identitySync == nil {
+	if ok && p.identitySync == nil {
 		c.notFound(p.tenantID)
+		return nil, false
+	}
+	return p, ok
+}
+
+// applyTo sets the fields the body names.
+func (b identitySyncBody) applyTo(is *identitySync) {
+	if b.DisplayName != nil {
+		is.displayName = *b.DisplayName
+	}
+	if b.UserSyncInbound != nil && b.UserSyncInbound.IsSyncAllowed != nil {
+		is.isSyncAllowed = *b.UserSyncInbound.IsSyncAllowed
+	}
+}
+
+func (s *Server) getIdentitySync(c *call) {
+	p, ok := c.lookupIdentitySync()
+	if !ok {
 		return
 	}
 	c.writeJSON(http.StatusOK, map[string]any{
@@ -188,14 +205,8 @@ func (s *Server) putIdentitySync(c *call) {
 			map[string]string{"code": "ConflictingObjects", "message": "A conflicting object with one or more of the specified property values is present in the directory.", "target": "ConflictingObjects"})
 		return
 	}
-	is := &identitySync{}
-	if body.DisplayName != nil {
-		is.displayName = *body.DisplayName
-	}
-	if body.UserSyncInbound != nil && body.UserSyncInbound.IsSyncAllowed != nil {
-		is.isSyncAllowed = *body.UserSyncInbound.IsSyncAllowed
-	}
-	p.identitySync = is
+	p.identitySync = &identitySync{}
+	body.applyTo(p.identitySync)
 	c.noContent()
 }
 
@@ -214,22 +225,13 @@ func (s *Server) patchIdentitySync(c *call) {
 		c.odataError(http.StatusNotFound, "Directory_ObjectNotFound", "Unable to read the company information from the directory.")
 		return
 	}
-	if body.DisplayName != nil {
-		p.identitySync.displayName = *body.DisplayName
-	}
-	if body.UserSyncInbound != nil && body.UserSyncInbound.IsSyncAllowed != nil {
-		p.identitySync.isSyncAllowed = *body.UserSyncInbound.IsSyncAllowed
-	}
+	body.applyTo(p.identitySync)
 	c.noContent()
 }
 
 func (s *Server) deleteIdentitySync(c *call) {
-	p, ok := c.lookupPartner()
+	p, ok := c.lookupIdentitySync()
 	if !ok {
-		return
-	}
-	if p.identitySync == nil {
-		c.notFound(p.tenantID)
 		return
 	}
 	p.identitySync = nil

@@ -375,54 +375,21 @@ func (l *provisioningLog) page(filter filterExpr, desc bool, cursor *pageCursor,
 		}
 		return (r.id > cursor.ID) != desc
 	}
-	type stream struct {
-		next func() *record
-	}
-	var streams []stream
-
-	// Stored records.
-	{
-		recs := l.records
+	// Each source (the stored records, each synthetic segment) is indexed in
+	// ascending (activity, id) order; a stream walks one from the cursor.
+	var streams []func() *record
+	walk := func(n int, at func(int) *record) {
 		i := 0
 		if !desc {
-			i = sort.Search(len(recs), func(i int) bool { return after(recs[i]) && (lower.IsZero() || recs[i].activity.After(lower)) })
+			i = sort.Search(n, func(i int) bool { r := at(i); return after(r) && (lower.IsZero() || r.activity.After(lower)) })
 		} else {
-			i = sort.Search(len(recs), func(i int) bool { return !after(recs[i]) }) - 1
+			i = sort.Search(n, func(i int) bool { return !after(at(i)) }) - 1
 		}
-		streams = append(streams, stream{next: func() *record {
-			for i >= 0 && i < len(recs) {
-				r := recs[i]
-				if desc {
-					i--
-				} else {
-					i++
-				}
-				if desc && !lower.IsZero() && !r.activity.After(lower) {
-					i = -1
-					return nil
-				}
-				return r
-			}
-			return nil
-		}})
-	}
-	// Synthetic segments.
-	for _, g := range l.segments {
-		if eqSP != "" && g.spID != eqSP {
-			continue
-		}
-		g := g
-		i := 0
-		if !desc {
-			i = sort.Search(g.n, func(i int) bool { r := g.at(i); return after(r) && (lower.IsZero() || r.activity.After(lower)) })
-		} else {
-			i = sort.Search(g.n, func(i int) bool { return !after(g.at(i)) }) - 1
-		}
-		streams = append(streams, stream{next: func() *record {
-			if i < 0 || i >= g.n {
+		streams = append(streams, func() *record {
+			if i < 0 || i >= n {
 				return nil
 			}
-			r := g.at(i)
+			r := at(i)
 			if desc {
 				i--
 			} else {
@@ -433,13 +400,19 @@ func (l *provisioningLog) page(filter filterExpr, desc bool, cursor *pageCursor,
 				return nil
 			}
 			return r
-		}})
+		})
+	}
+	walk(len(l.records), func(i int) *record { return l.records[i] })
+	for _, g := range l.segments {
+		if eqSP == "" || g.spID == eqSP {
+			walk(g.n, g.at)
+		}
 	}
 
 	heads := make([]*record, len(streams))
 	advance := func(k int) {
 		for {
-			r := streams[k].next()
+			r := streams[k]()
 			if r == nil || !r.availableAt.After(now) {
 				heads[k] = r
 				return

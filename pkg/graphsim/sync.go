@@ -114,6 +114,17 @@ func (c *call) lookupJob(sp *servicePrincipal) (*job, bool) {
 	return j, true
 }
 
+// lookupJobOfSP finds a readable service principal and its readable job,
+// answering 404 itself.
+func (c *call) lookupJobOfSP() (*servicePrincipal, *job, bool) {
+	sp, ok := c.lookupSP()
+	if !ok {
+		return nil, nil, false
+	}
+	j, ok := c.lookupJob(sp)
+	return sp, j, ok
+}
+
 func (s *Server) listJobs(c *call) {
 	sp, ok := c.lookupSP()
 	if !ok {
@@ -163,32 +174,20 @@ func (s *Server) createJob(c *call) {
 }
 
 func (s *Server) getJob(c *call) {
-	sp, ok := c.lookupSP()
-	if !ok {
-		return
-	}
-	if j, ok := c.lookupJob(sp); ok {
+	if sp, j, ok := c.lookupJobOfSP(); ok {
 		c.writeJSON(http.StatusOK, c.jobJSON(sp, j))
 	}
 }
 
 func (s *Server) deleteJob(c *call) {
-	sp, ok := c.lookupSP()
-	if !ok {
-		return
-	}
-	if j, ok := c.lookupJob(sp); ok {
+	if sp, j, ok := c.lookupJobOfSP(); ok {
 		delete(sp.jobs, j.id)
 		c.noContent()
 	}
 }
 
 func (s *Server) getSchema(c *call) {
-	sp, ok := c.lookupSP()
-	if !ok {
-		return
-	}
-	j, ok := c.lookupJob(sp)
+	sp, j, ok := c.lookupJobOfSP()
 	if !ok {
 		return
 	}
@@ -331,11 +330,7 @@ func (s *Server) validateCredentials(c *call) {
 }
 
 func (s *Server) startJob(c *call) {
-	sp, ok := c.lookupSP()
-	if !ok {
-		return
-	}
-	j, ok := c.lookupJob(sp)
+	_, j, ok := c.lookupJobOfSP()
 	if !ok {
 		return
 	}
@@ -354,22 +349,14 @@ func (s *Server) startJob(c *call) {
 }
 
 func (s *Server) pauseJob(c *call) {
-	sp, ok := c.lookupSP()
-	if !ok {
-		return
-	}
-	if j, ok := c.lookupJob(sp); ok {
+	if _, j, ok := c.lookupJobOfSP(); ok {
 		j.scheduleState, j.statusCode = "Paused", "Paused"
 		c.noContent()
 	}
 }
 
 func (s *Server) restartJob(c *call) {
-	sp, ok := c.lookupSP()
-	if !ok {
-		return
-	}
-	j, ok := c.lookupJob(sp)
+	_, j, ok := c.lookupJobOfSP()
 	if !ok {
 		return
 	}
@@ -402,11 +389,7 @@ func (s *Server) restartJob(c *call) {
 // stringKeyStringValuePair whose key and value are JSON strings; /v1.0 uses
 // the article's shape, /beta the reference page's.
 func (s *Server) provisionOnDemand(c *call) {
-	sp, ok := c.lookupSP()
-	if !ok {
-		return
-	}
-	j, ok := c.lookupJob(sp)
+	sp, j, ok := c.lookupJobOfSP()
 	if !ok {
 		return
 	}

@@ -14,13 +14,9 @@ import (
 // Microsoft documents for its reason, instead of the e-mail Entra sends up to
 // a day later; monitoring goes on so the recovery is seen too.
 func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) ([]events.Event, error) {
-	source, err := s.dirs.Tenant(ctx, prev.SourceTenantID)
+	_, job, err := s.sourceJob(ctx, prev.Onboarding)
 	if err != nil {
 		return nil, err
-	}
-	job, err := source.GetJob(ctx, prev.ServicePrincipalID, prev.JobID)
-	if err != nil {
-		return nil, notFoundIsReplication(s, err, "job "+prev.JobID)
 	}
 	st := jobStatus(prev.Onboarding, job, prev.Check+1)
 	note.Add(ctx, "check %d: %s", st.Check, describeStatus(st))

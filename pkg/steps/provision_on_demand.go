@@ -17,13 +17,9 @@ import (
 // makes no call. A user already in the target comes back Skipped
 // (RedundantExport), so a repeat is harmless.
 func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
-	source, err := s.source(ctx, in)
+	source, job, err := s.sourceJob(ctx, in)
 	if err != nil {
 		return nil, err
-	}
-	job, err := source.GetJob(ctx, in.ServicePrincipalID, in.JobID)
-	if err != nil {
-		return nil, notFoundIsReplication(s, err, "job "+in.JobID)
 	}
 	if job.ScheduleState == "Active" {
 		note.Add(ctx, "job already started; its cycles provision every assigned user")
@@ -66,13 +62,4 @@ func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) ([]
 		note.Add(ctx, "provision on demand for %s answered in a shape ctsync does not know; see the provisioning logs", user)
 	}
 	return outcome(events.SourceOnDemandProvisioned, in)
-}
-
-// notFoundIsReplication treats a 404 for an object ctsync created moments
-// ago as replication lag.
-func notFoundIsReplication(s *Steps, err error, what string) error {
-	if fault.Is(err, fault.NotFound) {
-		return s.notYet("read", "%s is not readable yet (replication)", what)
-	}
-	return err
 }

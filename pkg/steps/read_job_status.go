@@ -14,13 +14,9 @@ import (
 // execution (state Failed, zero times, error None); that is reported as not
 // run, not as a failure.
 func (s *Steps) ReadJobStatus(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
-	source, err := s.source(ctx, in)
+	_, job, err := s.sourceJob(ctx, in)
 	if err != nil {
 		return nil, err
-	}
-	job, err := source.GetJob(ctx, in.ServicePrincipalID, in.JobID)
-	if err != nil {
-		return nil, notFoundIsReplication(s, err, "job "+in.JobID)
 	}
 	status := jobStatus(in, job, 1)
 	note.Add(ctx, "job %s: %s", in.JobID, describeStatus(status))

@@ -10,13 +10,9 @@ import (
 // StartJob starts the synchronization job (step 12) unless its schedule is
 // already active.
 func (s *Steps) StartJob(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
-	source, err := s.source(ctx, in)
+	source, job, err := s.sourceJob(ctx, in)
 	if err != nil {
 		return nil, err
-	}
-	job, err := source.GetJob(ctx, in.ServicePrincipalID, in.JobID)
-	if err != nil {
-		return nil, notFoundIsReplication(s, err, "job "+in.JobID)
 	}
 	if job.ScheduleState == "Active" {
 		note.Add(ctx, "job already started")

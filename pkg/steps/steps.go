@@ -76,6 +76,20 @@ func (s *Steps) target(ctx context.Context, in events.Onboarding) (entra.Directo
 	return s.dirs.Tenant(ctx, in.TargetTenantID)
 }
 
+// sourceJob reads the onboarding's synchronization job. A 404 for a job
+// ctsync created moments ago is replication lag, not absence.
+func (s *Steps) sourceJob(ctx context.Context, in events.Onboarding) (entra.Directory, entra.Job, error) {
+	source, err := s.source(ctx, in)
+	if err != nil {
+		return nil, entra.Job{}, err
+	}
+	job, err := source.GetJob(ctx, in.ServicePrincipalID, in.JobID)
+	if fault.Is(err, fault.NotFound) {
+		return nil, entra.Job{}, s.notYet(string(entra.OpGetJob), "job %s is not readable yet (replication)", in.JobID)
+	}
+	return source, job, err
+}
+
 // outcome is the one event an ensure step returns.
 func outcome(t events.Type, data any) ([]events.Event, error) {
 	ev, err := events.New(t, data)
