@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +9,18 @@ import (
 	"github.com/ctsync/ctsync/pkg/localdb"
 )
 
-func openTestDB(t *testing.T) *sql.DB {
+func newEmbeddedForTest(t *testing.T) *Embedded {
 	t.Helper()
 	db, err := localdb.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	b, err := NewEmbedded(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // fakeClock lets tests move the queue's time without sleeping.
