@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/ctsync
 PKGS    := ./...
 
-.PHONY: all build run test check bench schemas clean
+.PHONY: all build run test check bench schemas functions package-azure clean
 
 all: build
 
@@ -36,3 +36,14 @@ schemas:
 
 clean:
 	rm -rf bin
+
+## functions: regenerate functions/*/function.json and infra/queues.json from the chain table
+functions:
+	$(GO) test ./pkg/host/azfunc -run 'TestBindingsMatchTheFilesUnderFunctions|TestInfraQueuesMatchTheChainTable' -update
+
+## package-azure: the Azure Functions app folder, dist/azure (host.json, ctsync for linux/amd64, one folder per function)
+package-azure:
+	rm -rf dist/azure && mkdir -p dist/azure
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o dist/azure/ctsync ./functions
+	cp host.json dist/azure/
+	for f in functions/*/function.json; do d=dist/azure/$$(basename $$(dirname $$f)); mkdir -p $$d && cp $$f $$d/; done

@@ -93,7 +93,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer jl.Close()
-	sum, err := a.Harvester([]harvest.Sink{jl}, harvest.Options{}).Run(ctx)
+	sum, err := a.Harvester(a.Bus, []harvest.Sink{jl}, harvest.Options{}).Run(ctx)
 	if err != nil {
 		return err
 	}

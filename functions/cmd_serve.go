@@ -46,7 +46,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 		defer jl.Close()
-		h := a.Harvester([]harvest.Sink{jl}, hopts)
+		h := a.Harvester(a.Bus, []harvest.Sink{jl}, hopts)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

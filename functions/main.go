@@ -45,6 +45,7 @@ func commands() []command {
 		{"logs", "[--config SP_ID] [--status failure] [--since 24h|RFC3339] [--user ID|NAME] [--limit N] [--json]", "query collected provisioning logs", runLogs},
 		{"dlq", "list | replay SEQ… | replay --all", "show dead-lettered messages or send them back after fixing the cause", runDLQ},
 		{"emulator", "[--addr 127.0.0.1:8443] [--ca-out FILE]", "run the Graph + login emulator standalone and print the settings to use it", runEmulator},
+		{"functions-host", "", "serve the Azure Functions custom handler protocol (started by the Functions host, see host.json)", runFunctionsHost},
 		{"version", "", "print the version", func(context.Context, *environment, []string) error { fmt.Println(version()); return nil }},
 	}
 }

@@ -260,3 +260,14 @@ func TestServeCarriesOutQueuedOnboardingsHarvestsOnATimerAndStopsCleanly(t *test
 		t.Fatalf("logs:\n%s", logs.String())
 	}
 }
+
+func TestFunctionsHostSaysWhatIsMissing(t *testing.T) {
+	env := []string{"CTSYNC_STATE_DIR=" + t.TempDir()}
+	if _, errOut, code := ctsync(t, env, "functions-host"); code != 1 || !strings.Contains(errOut, "FUNCTIONS_CUSTOMHANDLER_PORT") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	env = append(env, "FUNCTIONS_CUSTOMHANDLER_PORT=0", "AZURE_CLIENT_ID=x", "AZURE_CLIENT_SECRET=y")
+	if _, errOut, code := ctsync(t, env, "functions-host"); code != 1 || !strings.Contains(errOut, "ServiceBus__fullyQualifiedNamespace") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}

@@ -67,6 +67,7 @@ type App struct {
 	Runner *chain.Runner
 	Host   *local.Host
 	Log    *slog.Logger
+	policy chain.Policy
 }
 
 // OpenState opens only the state directory (queue and store), for commands
@@ -113,6 +114,7 @@ func Open(cfg Config) (*App, error) {
 		return nil, err
 	}
 	runner := chain.NewRunner(table, b, s, log, cfg.Policy)
+	policy := runner.Policy()
 	if budget, window := runner.Policy().Budget(), st.Options().ReplicationWindow; budget < window {
 		db.Close()
 		return nil, fmt.Errorf("retries give up after %s, sooner than the replication window of %s: a create still replicating "+
@@ -122,7 +124,13 @@ func Open(cfg Config) (*App, error) {
 	// dead letter (with a reason a person can act on) comes first.
 	b.MaxDeliveryCount = runner.Policy().MaxAttempts + 3
 	host := &local.Host{Runner: runner, Bus: b, Workers: cfg.Workers, Lock: cfg.Lock, Poll: cfg.Poll, Log: log}
-	return &App{DB: db, Bus: b, Store: s, Graph: gc, Steps: st, Table: table, Runner: runner, Host: host, Log: log}, nil
+	return &App{DB: db, Bus: b, Store: s, Graph: gc, Steps: st, Table: table, Runner: runner, Host: host, Log: log, policy: policy}, nil
+}
+
+// RunnerOn returns a runner for the same chain that settles through b: how
+// a cloud host, which receives messages from its platform, runs the steps.
+func (a *App) RunnerOn(b bus.Bus) *chain.Runner {
+	return chain.NewRunner(a.Table, b, a.Store, a.Log, a.policy)
 }
 
 // Close releases the state directory.
@@ -140,7 +148,7 @@ type Request struct {
 
 // Submit validates a request, records it and posts onboarding.requested.
 // It returns the onboarding id.
-func Submit(ctx context.Context, b bus.Bus, progress store.Progress, r Request) (string, error) {
+func Submit(ctx context.Context, b bus.Publisher, progress store.Progress, r Request) (string, error) {
 	id := uuid.NewString()
 	in := events.Onboarding{
 		OnboardingID: id, SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)),
@@ -159,11 +167,27 @@ func Submit(ctx context.Context, b bus.Bus, progress store.Progress, r Request) 
 		}
 		return "", err
 	}
+	return Accept(ctx, b, progress, ev)
+}
+
+// Accept records a valid onboarding.requested event as requested and posts
+// it to the first step's queue: the path of every intake (CLI, HTTP).
+func Accept(ctx context.Context, b bus.Publisher, progress store.Progress, ev events.Event) (string, error) {
+	var in events.Onboarding
+	if err := ev.DecodeData(&in); err != nil {
+		return "", err
+	}
+	if ev.CorrelationID == "" {
+		ev.CorrelationID = in.OnboardingID
+	}
+	if ev.Subject == "" {
+		ev.Subject = in.OnboardingID
+	}
 	body, err := ev.Encode()
 	if err != nil {
 		return "", err
 	}
-	if err := progress.SaveOnboarding(ctx, store.Onboarding{ID: id, SourceTenantID: in.SourceTenantID, TargetTenantID: in.TargetTenantID,
+	if err := progress.SaveOnboarding(ctx, store.Onboarding{ID: in.OnboardingID, SourceTenantID: in.SourceTenantID, TargetTenantID: in.TargetTenantID,
 		Name: in.ConfigurationName, Users: in.Users, Groups: in.Groups, RequestedBy: in.RequestedBy, State: store.StateRequested}); err != nil {
 		return "", err
 	}
@@ -172,7 +196,7 @@ func Submit(ctx context.Context, b bus.Bus, progress store.Progress, r Request) 
 	if err := b.Publish(ctx, bus.Outgoing{ID: ev.ID, Queue: FirstQueue, Body: body}); err != nil {
 		return "", err
 	}
-	return id, nil
+	return in.OnboardingID, nil
 }
 
 // FirstQueue is the queue onboarding.requested goes to. A test checks it
@@ -208,14 +232,15 @@ func lowerAll(in []string) []string {
 
 // Harvester returns a provisioning-log harvester that keeps records in the
 // embedded store (for `ctsync logs`), writes them to the extra sinks and
-// publishes provisioning.failed alerts on the queue.
-func (a *App) Harvester(sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
+// publishes provisioning.failed alerts through alerts (the local queue, or
+// Service Bus in Azure).
+func (a *App) Harvester(alerts bus.Publisher, sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
 	opts.Alerts = func(ctx context.Context, evs []events.Event) error {
 		out, err := a.Runner.Outgoing(evs...)
 		if err != nil {
 			return err
 		}
-		return a.Bus.Publish(ctx, out...)
+		return alerts.Publish(ctx, out...)
 	}
 	if opts.Log == nil {
 		opts.Log = a.Log

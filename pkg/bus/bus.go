@@ -44,10 +44,14 @@ type DeadLetter struct {
 	At            time.Time
 }
 
+// Publisher enqueues messages durably before returning.
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...Outgoing) error
+}
+
 // Bus is the queue contract every host relies on.
 type Bus interface {
-	// Publish enqueues messages durably before returning.
-	Publish(ctx context.Context, msgs ...Outgoing) error
+	Publisher
 	// Receive locks up to max deliverable messages for lockFor. An empty
 	// queues list means every queue. It returns no messages, not an error,
 	// when nothing is due.

@@ -81,3 +81,15 @@ func (c Config) credential(tenantID string) (azcore.TokenCredential, error) {
 	}
 	return nil, c.CheckCredentials()
 }
+
+// PlatformCredential is the host's own managed identity (system-assigned, or
+// the user-assigned one whose client id is given), for Azure resources such
+// as Service Bus. It is not used for Graph: tokens for the tenants come from
+// the multi-tenant app.
+func PlatformCredential(clientID string) (azcore.TokenCredential, error) {
+	opts := &azidentity.ManagedIdentityCredentialOptions{}
+	if clientID != "" {
+		opts.ID = azidentity.ClientID(clientID)
+	}
+	return azidentity.NewManagedIdentityCredential(opts)
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/bus/servicebus"
+	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/host/azfunc"
+)
+
+// runFunctionsHost serves the Azure Functions custom handler protocol; host.json
+// starts it. Settings, besides the Graph ones:
+//
+//	FUNCTIONS_CUSTOMHANDLER_PORT          set by the Functions host
+//	ServiceBus__fullyQualifiedNamespace   the namespace, reached with the app's managed identity
+//	                                      (ServiceBus__clientId for a user-assigned one), or
+//	CTSYNC_SERVICEBUS_CONNECTION_STRING   a connection string
+//	CTSYNC_STATE_DIR                      the store: progress, intents, checkpoints
+func runFunctionsHost(ctx context.Context, env *environment, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("functions-host", flag.ContinueOnError), args); err != nil {
+		return err
+	}
+	port := env.getenv("FUNCTIONS_CUSTOMHANDLER_PORT")
+	if port == "" {
+		port = env.getenv("FUNCTIONS_HTTPWORKER_PORT")
+	}
+	if port == "" {
+		return errors.New("FUNCTIONS_CUSTOMHANDLER_PORT is not set: this command is started by the Azure Functions host (see host.json)")
+	}
+	a, hopts, err := env.openHarvestingHost(slog.LevelInfo)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	var sb *servicebus.Queue
+	switch ns, conn := env.getenv("ServiceBus__fullyQualifiedNamespace"), env.getenv("CTSYNC_SERVICEBUS_CONNECTION_STRING"); {
+	case ns != "":
+		cred, err := graph.PlatformCredential(env.getenv("ServiceBus__clientId"))
+		if err != nil {
+			return err
+		}
+		sb, err = servicebus.Connect(ns, cred, append(a.Table.Queues(), azfunc.DeadLetterQueue))
+		if err != nil {
+			return err
+		}
+	case conn != "":
+		if sb, err = servicebus.Connect(conn, nil, append(a.Table.Queues(), azfunc.DeadLetterQueue)); err != nil {
+			return err
+		}
+	default:
+		return errors.New("no Service Bus: set ServiceBus__fullyQualifiedNamespace (managed identity) or CTSYNC_SERVICEBUS_CONNECTION_STRING")
+	}
+	defer sb.Close(context.WithoutCancel(ctx))
+	h := &azfunc.Handler{
+		Runner:  a.RunnerOn(azfunc.Settlement{Out: sb}),
+		Harvest: a.Harvester(sb, nil, hopts).Run,
+		Intake:  func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, sb, a.Store, ev) },
+		Log:     a.Log,
+	}
+	return serveHandler(ctx, net.JoinHostPort("127.0.0.1", port), h, a.Log)
+}
+
+// serveHandler serves h until ctx ends, then lets running invocations finish.
+func serveHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("custom handler listening", "addr", addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("custom handler: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

@@ -1,0 +1,324 @@
+// Package azfunc runs the chain as an Azure Functions custom handler: the
+// Functions host receives Service Bus messages and timer ticks and POSTs
+// them to this HTTP server as invocation envelopes (POST /<function name>).
+//
+// One function per step, named after the step's queue, with a
+// serviceBusTrigger on that queue; "harvest" with a timerTrigger; "intake"
+// with an httpTrigger for automation and ticket systems. Their function.json
+// files are generated from the chain table (functions/, see Bindings).
+//
+// The host completes a message when the handler answers 2xx and abandons it
+// (immediate redelivery, no backoff) otherwise; a custom handler can neither
+// delay, nor dead-letter, nor set a message id through output bindings. So
+// the runner settles through Settlement: produced events, delayed retries
+// and dead letters are sent with the Service Bus SDK, and the handler
+// answers 2xx. Only a failure to send answers 500, and the message comes back.
+package azfunc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/harvest"
+)
+
+// Function names besides the step queues.
+const (
+	HarvestFunction = "harvest"
+	IntakeFunction  = "intake"
+	// MessageBinding is the serviceBusTrigger's binding name.
+	MessageBinding = "message"
+	// RequestBinding and ResponseBinding are the intake's HTTP bindings.
+	RequestBinding, ResponseBinding = "req", "res"
+	// DeadLetterQueue receives what a step gave up on, with the reason.
+	DeadLetterQueue = "ctsync-deadletter"
+	// AttemptsAttribute is the CloudEvents extension attribute that carries
+	// the deliveries a message had before it was re-sent as a delayed copy.
+	AttemptsAttribute = "ctsyncattempts"
+)
+
+// Handler serves the custom handler protocol.
+type Handler struct {
+	Runner *chain.Runner
+	// Harvest runs one harvest (the timer function).
+	Harvest func(ctx context.Context) (harvest.Summary, error)
+	// Intake posts a validated onboarding.requested event and returns its
+	// onboarding id (the HTTP function).
+	Intake func(ctx context.Context, ev events.Event) (string, error)
+	Log    *slog.Logger
+}
+
+// envelope is the host's invocation request.
+type envelope struct {
+	Data     map[string]json.RawMessage `json:"Data"`
+	Metadata map[string]json.RawMessage `json:"Metadata"`
+}
+
+// answer is the handler's invocation response.
+type answer struct {
+	Outputs     map[string]any `json:"Outputs"`
+	Logs        []string       `json:"Logs"`
+	ReturnValue any            `json:"ReturnValue"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/" {
+		w.WriteHeader(http.StatusOK) // the host's readiness probe
+		return
+	}
+	function := strings.Trim(r.URL.Path, "/")
+	if r.Method != http.MethodPost || function == "" || strings.Contains(function, "/") {
+		http.Error(w, "not an invocation", http.StatusNotFound)
+		return
+	}
+	var env envelope
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&env); err != nil {
+		http.Error(w, "invocation envelope is not JSON: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var out answer
+	var err error
+	switch function {
+	case HarvestFunction:
+		out, err = h.harvest(r.Context())
+	case IntakeFunction:
+		out = h.intake(r.Context(), env)
+	default:
+		out, err = h.step(r.Context(), function, env, r.Header.Get("X-Azure-Functions-InvocationId"))
+	}
+	if err != nil {
+		// Non-2xx: the host abandons the message and it comes back.
+		h.log().Error("invocation failed", "function", function, "error", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_ = json.NewEncoder(w).Encode(answer{Logs: []string{err.Error()}})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Log
+}
+
+// step handles a Service Bus message for the step whose queue is function.
+func (h *Handler) step(ctx context.Context, function string, env envelope, invocation string) (answer, error) {
+	if !h.knownQueue(function) {
+		return answer{}, fmt.Errorf("no function %q in the chain table", function)
+	}
+	body, err := payload(env.Data[MessageBinding])
+	if err != nil {
+		return answer{}, fmt.Errorf("message binding: %w", err)
+	}
+	d := bus.Delivery{ID: metaString(env.Metadata["MessageId"]), Queue: function, Body: body,
+		DeliveryCount: metaInt(env.Metadata["DeliveryCount"]) + attemptsIn(body), LockToken: invocation}
+	if d.DeliveryCount == 0 {
+		d.DeliveryCount = 1
+	}
+	if d.ID == "" {
+		d.ID = invocation
+	}
+	if err := h.Runner.Process(ctx, d); err != nil {
+		return answer{}, err
+	}
+	return answer{Outputs: map[string]any{}, Logs: []string{fmt.Sprintf("%s handled message %s (attempt %d)", function, d.ID, d.DeliveryCount)}}, nil
+}
+
+func (h *Handler) knownQueue(name string) bool {
+	for _, q := range h.Runner.Table().Queues() {
+		if q == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) harvest(ctx context.Context) (answer, error) {
+	if h.Harvest == nil {
+		return answer{}, errors.New("no harvester configured")
+	}
+	sum, err := h.Harvest(ctx)
+	if errors.Is(err, harvest.ErrBusy) {
+		return answer{Outputs: map[string]any{}, Logs: []string{"harvest skipped: " + err.Error()}}, nil
+	}
+	if err != nil {
+		return answer{}, err
+	}
+	logs := []string{fmt.Sprintf("harvested %d configuration(s): %d page(s), %d record(s), %d new, %d failed provisioning",
+		sum.Configurations, sum.Pages, sum.Records, sum.Delivered, sum.Failures)}
+	for _, g := range sum.Gaps {
+		logs = append(logs, fmt.Sprintf("LOST: logs of %s from %s to %s expired before they were read", g.Config.ServicePrincipalID, g.From, g.To))
+	}
+	for _, e := range sum.Errors {
+		logs = append(logs, "error: "+e.Error())
+	}
+	return answer{Outputs: map[string]any{}, Logs: logs}, nil
+}
+
+// intake accepts an onboarding.requested CloudEvent posted over HTTP. The
+// Functions host authenticates the caller (authLevel function).
+func (h *Handler) intake(ctx context.Context, env envelope) answer {
+	respond := func(status int, body any) answer {
+		raw, _ := json.Marshal(body)
+		return answer{Outputs: map[string]any{ResponseBinding: map[string]any{
+			"statusCode": strconv.Itoa(status), "body": string(raw), "headers": map[string]string{"Content-Type": "application/json"}}}}
+	}
+	var req struct {
+		Method string `json:"Method"`
+		Body   string `json:"Body"`
+	}
+	if err := json.Unmarshal(env.Data[RequestBinding], &req); err != nil {
+		return respond(http.StatusBadRequest, map[string]string{"error": "the request binding is not an HTTP request"})
+	}
+	if req.Method != "" && !strings.EqualFold(req.Method, http.MethodPost) {
+		return respond(http.StatusMethodNotAllowed, map[string]string{"error": "POST an onboarding.requested CloudEvent"})
+	}
+	ev, err := events.Parse([]byte(req.Body))
+	if err == nil && ev.Type != events.OnboardingRequested {
+		err = fmt.Errorf("type: only %s can be posted here, got %s", events.OnboardingRequested, ev.Type)
+	}
+	if err != nil {
+		return respond(http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	id, err := h.Intake(ctx, ev)
+	if err != nil {
+		h.log().Error("intake failed", "error", err)
+		return respond(http.StatusServiceUnavailable, map[string]string{"error": "the onboarding could not be queued; retry"})
+	}
+	return respond(http.StatusAccepted, map[string]string{"onboardingId": id, "eventId": ev.ID})
+}
+
+// payload reads a trigger's value: the host passes a JSON body either as JSON
+// or as a string holding JSON.
+func payload(raw json.RawMessage) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, errors.New("missing")
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, err
+		}
+		return []byte(s), nil
+	}
+	return raw, nil
+}
+
+// metaString reads a metadata value that may arrive as a string, or as a
+// string holding a JSON string.
+func metaString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	var inner string
+	if strings.HasPrefix(s, `"`) && json.Unmarshal([]byte(s), &inner) == nil {
+		return inner
+	}
+	return s
+}
+
+// metaInt reads a number that may arrive as a number or a string.
+func metaInt(raw json.RawMessage) int {
+	var n int
+	if json.Unmarshal(raw, &n) == nil {
+		return n
+	}
+	n, _ = strconv.Atoi(strings.Trim(metaString(raw), `"`))
+	return n
+}
+
+func attemptsIn(body []byte) int {
+	var attrs struct {
+		Attempts int `json:"ctsyncattempts"`
+	}
+	_ = json.Unmarshal(body, &attrs)
+	return attrs.Attempts
+}
+
+// Settlement is the bus the runner settles through under the Functions
+// host: it publishes with Out and lets the HTTP answer complete the message.
+type Settlement struct {
+	Out bus.Publisher
+	Now func() time.Time
+}
+
+var _ bus.Bus = Settlement{}
+
+// Publish implements bus.Bus.
+func (s Settlement) Publish(ctx context.Context, msgs ...bus.Outgoing) error {
+	return s.Out.Publish(ctx, msgs...)
+}
+
+// Receive implements bus.Bus; the Functions host does the receiving.
+func (s Settlement) Receive(context.Context, []string, int, time.Duration) ([]bus.Delivery, error) {
+	return nil, errors.New("under Azure Functions the host delivers messages")
+}
+
+// Ack implements bus.Bus: the products are sent; the 2xx answer completes.
+func (s Settlement) Ack(ctx context.Context, d bus.Delivery, produced ...bus.Outgoing) error {
+	return s.Out.Publish(ctx, produced...)
+}
+
+// Retry implements bus.Bus with a delayed copy that carries the attempts.
+func (s Settlement) Retry(ctx context.Context, d bus.Delivery, delay time.Duration) error {
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(d.Body, &attrs); err != nil {
+		return fmt.Errorf("retry a message that is not JSON: %w", err)
+	}
+	attrs[AttemptsAttribute] = json.RawMessage(strconv.Itoa(d.DeliveryCount))
+	body, err := json.Marshal(attrs)
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return s.Out.Publish(ctx, bus.Outgoing{ID: fmt.Sprintf("%s/retry-%d", strings.SplitN(d.ID, "/retry-", 2)[0], d.DeliveryCount),
+		Queue: d.Queue, Body: body, NotBefore: now().Add(delay)})
+}
+
+// DeadLetterRecord is what DeadLetterQueue receives.
+type DeadLetterRecord struct {
+	Queue         string          `json:"queue"`
+	MessageID     string          `json:"messageId"`
+	DeliveryCount int             `json:"deliveryCount"`
+	Reason        string          `json:"reason"`
+	Description   string          `json:"description"`
+	At            time.Time       `json:"at"`
+	Body          json.RawMessage `json:"body,omitempty"`
+	RawBody       string          `json:"rawBody,omitempty"`
+}
+
+// DeadLetter implements bus.Bus: the alert and the dead-letter record are sent.
+func (s Settlement) DeadLetter(ctx context.Context, d bus.Delivery, reason, description string, produced ...bus.Outgoing) error {
+	rec := DeadLetterRecord{Queue: d.Queue, MessageID: d.ID, DeliveryCount: d.DeliveryCount, Reason: reason, Description: description, At: time.Now().UTC()}
+	if json.Valid(d.Body) {
+		rec.Body = d.Body
+	} else {
+		rec.RawBody = string(d.Body)
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	out := append(append([]bus.Outgoing(nil), produced...), bus.Outgoing{ID: d.ID + "/dead-letter", Queue: DeadLetterQueue, Body: body})
+	return s.Out.Publish(ctx, out...)
+}

@@ -1,0 +1,334 @@
+package azfunc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/host/azfunc"
+	"github.com/ctsync/ctsync/pkg/steps"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+var update = flag.Bool("update", false, "rewrite functions/*/function.json from the chain table")
+
+// functionsDir is where the deployable function folders live.
+var functionsDir = filepath.Join("..", "..", "..", "functions")
+
+func TestBindingsMatchTheFilesUnderFunctions(t *testing.T) {
+	a := open(t, startSim(t))
+	want := azfunc.Bindings(a.Table)
+	for name, raw := range want {
+		path := filepath.Join(functionsDir, name, "function.json")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("%s drifted from the chain table (run `make functions`): %v", path, err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(functionsDir, "*", "function.json"))
+	if len(files) != len(want) {
+		t.Errorf("functions/ holds %d function.json files, the table makes %d (remove stale folders)", len(files), len(want))
+	}
+}
+
+func TestInfraQueuesMatchTheChainTable(t *testing.T) {
+	a := open(t, startSim(t))
+	path := filepath.Join("..", "..", "..", "infra", "queues.json")
+	if *update {
+		if err := os.WriteFile(path, azfunc.Queues(a.Table), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, azfunc.Queues(a.Table)) {
+		t.Fatalf("%s drifted from the chain table (run `make functions`): %v", path, err)
+	}
+	bicep, err := os.ReadFile(filepath.Join("..", "..", "..", "infra", "main.bicep"))
+	if err != nil || !bytes.Contains(bicep, []byte("loadJsonContent('queues.json')")) {
+		t.Fatalf("infra/main.bicep must create its queues from queues.json: %v", err)
+	}
+	var hostJSON struct {
+		CustomHandler struct {
+			Description struct {
+				DefaultExecutablePath string   `json:"defaultExecutablePath"`
+				Arguments             []string `json:"arguments"`
+			} `json:"description"`
+		} `json:"customHandler"`
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "host.json"))
+	if err != nil || json.Unmarshal(raw, &hostJSON) != nil || hostJSON.CustomHandler.Description.DefaultExecutablePath != "ctsync" ||
+		strings.Join(hostJSON.CustomHandler.Description.Arguments, " ") != "functions-host" {
+		t.Fatalf("host.json must start `ctsync functions-host`: %s %v", raw, err)
+	}
+}
+
+func startSim(t *testing.T) *graphsim.Server {
+	t.Helper()
+	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 100 * time.Millisecond, JobReplicationDelay: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	sim.AddSampleTenants()
+	return sim
+}
+
+func open(t *testing.T, sim *graphsim.Server) *app.App {
+	t.Helper()
+	a, err := app.Open(app.Config{StateDir: t.TempDir(),
+		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
+			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
+		Steps:  steps.Options{ReplicationWindow: time.Second, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 100 * time.Millisecond},
+		Policy: chain.Policy{MaxAttempts: 30, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// functionsHost plays the Azure Functions host: it takes messages from the
+// queue (the embedded one stands in for Service Bus), posts them to the
+// custom handler as invocation envelopes, and completes a message on 2xx or
+// abandons it otherwise.
+type functionsHost struct {
+	t       *testing.T
+	queue   *bus.Embedded
+	handler *httptest.Server
+	// doubleEncode sends message bodies as a string holding JSON, as some
+	// host versions do.
+	doubleEncode bool
+}
+
+func newFunctionsHost(t *testing.T, a *app.App) *functionsHost {
+	t.Helper()
+	h := &azfunc.Handler{
+		Runner:  a.RunnerOn(azfunc.Settlement{Out: a.Bus}),
+		Harvest: a.Harvester(a.Bus, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
+		Intake:  func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, a.Bus, a.Store, ev) },
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &functionsHost{t: t, queue: a.Bus, handler: srv}
+}
+
+func (f *functionsHost) invoke(function string, data map[string]any, metadata map[string]any) (int, map[string]any) {
+	f.t.Helper()
+	body, _ := json.Marshal(map[string]any{"Data": data, "Metadata": metadata})
+	req, _ := http.NewRequest(http.MethodPost, f.handler.URL+"/"+function, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Azure-Functions-InvocationId", strconv.FormatInt(time.Now().UnixNano(), 10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// deliver hands the next due message to the handler. It reports false when
+// nothing is due.
+func (f *functionsHost) deliver(queues ...string) (bus.Delivery, int, bool) {
+	f.t.Helper()
+	ds, err := f.queue.Receive(context.Background(), queues, 1, time.Minute)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if len(ds) == 0 {
+		return bus.Delivery{}, 0, false
+	}
+	d := ds[0]
+	var message any = json.RawMessage(d.Body)
+	if f.doubleEncode {
+		message = string(d.Body)
+	}
+	// Metadata arrives as the host serializes it: scalars as strings, the
+	// message id as a string holding a JSON string.
+	st, _ := f.invoke(d.Queue, map[string]any{azfunc.MessageBinding: message},
+		map[string]any{"DeliveryCount": strconv.Itoa(d.DeliveryCount), "MessageId": strconv.Quote(d.ID)})
+	if st/100 == 2 {
+		if err := f.queue.Ack(context.Background(), d); err != nil {
+			f.t.Fatal(err)
+		}
+	} else if err := f.queue.Retry(context.Background(), d, 0); err != nil {
+		f.t.Fatal(err)
+	}
+	return d, st, true
+}
+
+func onboardingRequest(t *testing.T) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "examples", "onboarding.requested.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	_ = json.Unmarshal(raw, &ev)
+	ev["data"].(map[string]any)["users"] = []string{graphsim.SampleUsers[0].ID}
+	ev["data"].(map[string]any)["groups"] = []string{graphsim.SampleGroup}
+	out, _ := json.Marshal(ev)
+	return out
+}
+
+func TestAnOnboardingRunsThroughTheCustomHandlerProtocol(t *testing.T) {
+	for _, doubleEncode := range []bool{false, true} {
+		t.Run("double-encoded bodies "+strconv.FormatBool(doubleEncode), func(t *testing.T) {
+			sim := startSim(t)
+			a := open(t, sim)
+			host := newFunctionsHost(t, a)
+			host.doubleEncode = doubleEncode
+			st, out := host.invoke(azfunc.IntakeFunction, map[string]any{azfunc.RequestBinding: map[string]any{
+				"Url": "https://ctsync.azurewebsites.net/api/intake", "Method": "POST", "Query": "{}", "Headers": map[string][]string{}, "Params": map[string]string{},
+				"Body": string(onboardingRequest(t))}}, map[string]any{})
+			res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
+			if st != 200 || res["statusCode"] != "202" {
+				t.Fatalf("intake: %d %v", st, out)
+			}
+			var accepted struct{ OnboardingID string }
+			_ = json.Unmarshal([]byte(res["body"].(string)), &accepted)
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				o, _, err := a.Store.GetOnboarding(context.Background(), accepted.OnboardingID)
+				if err == nil && o.State == store.StateCompleted {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("onboarding ended %s at %s: %s", o.State, o.Step, o.Detail)
+				}
+				if _, st, ok := host.deliver(); ok && st != 200 {
+					t.Fatalf("the handler answered %d", st)
+				} else if !ok {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			src := sim.Tenant(graphsim.SampleSourceTenant)
+			if len(src.ServicePrincipals) != 1 || len(src.ServicePrincipals[0].Jobs) != 1 || src.ServicePrincipals[0].Jobs[0].ScheduleState != "Active" {
+				t.Fatalf("source tenant: %+v", src.ServicePrincipals)
+			}
+		})
+	}
+}
+
+func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
+	sim := startSim(t)
+	a := open(t, sim)
+	host := newFunctionsHost(t, a)
+	sim.Inject(graphsim.Fault{Method: "POST", PathContains: "/partners", Times: 100, Status: 503})
+	if _, err := app.Accept(context.Background(), a.Bus, a.Store, mustParse(t, onboardingRequest(t))); err != nil {
+		t.Fatal(err)
+	}
+	first, st, ok := host.deliver(app.FirstQueue)
+	if !ok || st != 200 {
+		t.Fatalf("first delivery: %v %d", ok, st)
+	}
+	time.Sleep(200 * time.Millisecond)
+	copyMsg, st, ok := host.deliver(app.FirstQueue)
+	if !ok || st != 200 {
+		t.Fatalf("the retry copy did not arrive: %v %d", ok, st)
+	}
+	if copyMsg.ID != first.ID+"/retry-1" || !strings.Contains(string(copyMsg.Body), `"ctsyncattempts":1`) {
+		t.Fatalf("copy %s %s", copyMsg.ID, copyMsg.Body)
+	}
+	_, steps, _ := a.Store.GetOnboarding(context.Background(), mustParseOnboarding(t, onboardingRequest(t)))
+	if len(steps) != 1 || steps[0].Attempts != 2 {
+		t.Fatalf("the copy was not counted as the second attempt: %+v", steps)
+	}
+}
+
+func TestMalformedMessagesGoToTheDeadLetterQueueWithTheirReason(t *testing.T) {
+	a := open(t, startSim(t))
+	host := newFunctionsHost(t, a)
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: []byte(`{"specversion":"1.0","id":"x","source":"/y","type":"onboarding.requested","data":{"onboardingId":"nope"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, st, ok := host.deliver(app.FirstQueue); !ok || st != 200 {
+		t.Fatalf("%v %d", ok, st)
+	}
+	ds, _ := a.Bus.Receive(context.Background(), []string{azfunc.DeadLetterQueue}, 1, time.Minute)
+	if len(ds) != 1 {
+		t.Fatal("nothing reached the dead-letter queue")
+	}
+	var rec azfunc.DeadLetterRecord
+	if err := json.Unmarshal(ds[0].Body, &rec); err != nil || rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
+		t.Fatalf("dead letter %+v %v", rec, err)
+	}
+}
+
+func TestIntakeRejectsInvalidEventsNamingTheField(t *testing.T) {
+	host := newFunctionsHost(t, open(t, startSim(t)))
+	body := strings.Replace(string(onboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
+	_, out := host.invoke(azfunc.IntakeFunction, map[string]any{azfunc.RequestBinding: map[string]any{"Method": "POST", "Body": body}}, map[string]any{})
+	res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
+	if res["statusCode"] != "400" || !strings.Contains(res["body"].(string), "data.users[0]") {
+		t.Fatalf("%v", res)
+	}
+}
+
+func TestTheTimerHarvestsAndTheHostProbeAnswers(t *testing.T) {
+	host := newFunctionsHost(t, open(t, startSim(t)))
+	st, out := host.invoke(azfunc.HarvestFunction, map[string]any{"timer": map[string]any{"IsPastDue": false}}, map[string]any{})
+	if st != 200 || !strings.Contains(strings.Join(toStrings(out["Logs"]), " "), "harvested 0 configuration(s)") {
+		t.Fatalf("%d %v", st, out)
+	}
+	resp, err := http.Get(host.handler.URL + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readiness: %v %v", resp, err)
+	}
+	if st, _ := host.invoke("no-such-function", map[string]any{}, map[string]any{}); st != 500 {
+		t.Fatalf("unknown function answered %d", st)
+	}
+}
+
+func mustParse(t *testing.T, raw []byte) events.Event {
+	t.Helper()
+	ev, err := events.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func mustParseOnboarding(t *testing.T, raw []byte) string {
+	var o events.Onboarding
+	if err := mustParse(t, raw).DecodeData(&o); err != nil {
+		t.Fatal(err)
+	}
+	return o.OnboardingID
+}
+
+func toStrings(v any) []string {
+	var out []string
+	list, _ := v.([]any)
+	for _, s := range list {
+		out = append(out, s.(string))
+	}
+	return out
+}

@@ -1,0 +1,41 @@
+package azfunc
+
+import (
+	"encoding/json"
+
+	"github.com/ctsync/ctsync/pkg/chain"
+)
+
+// ServiceBusConnection is the app-setting prefix of the Service Bus
+// connection: ServiceBus__fullyQualifiedNamespace for a managed identity.
+const ServiceBusConnection = "ServiceBus"
+
+// HarvestSchedule is the app setting holding the harvest's NCRONTAB schedule.
+const HarvestSchedule = "CTSYNC_HARVEST_SCHEDULE"
+
+// Bindings returns each function's function.json, derived from the chain
+// table: a function per step queue, the harvest timer and the intake. A test
+// fails when the files under functions/ drift from this.
+func Bindings(t *chain.Table) map[string][]byte {
+	out := map[string][]byte{}
+	put := func(name string, bindings ...map[string]any) {
+		raw, _ := json.MarshalIndent(map[string]any{"bindings": bindings}, "", "  ")
+		out[name] = append(raw, '\n')
+	}
+	for _, q := range t.Queues() {
+		put(q, map[string]any{"name": MessageBinding, "type": "serviceBusTrigger", "direction": "in", "queueName": q,
+			"connection": ServiceBusConnection, "isSessionsEnabled": false, "cardinality": "one"})
+	}
+	put(HarvestFunction, map[string]any{"name": "timer", "type": "timerTrigger", "direction": "in",
+		"schedule": "%" + HarvestSchedule + "%", "runOnStartup": false, "useMonitor": true})
+	put(IntakeFunction,
+		map[string]any{"name": RequestBinding, "type": "httpTrigger", "direction": "in", "methods": []string{"post"}, "authLevel": "function"},
+		map[string]any{"name": ResponseBinding, "type": "http", "direction": "out"})
+	return out
+}
+
+// Queues is infra/queues.json: every queue the Azure deployment creates.
+func Queues(t *chain.Table) []byte {
+	raw, _ := json.MarshalIndent(map[string]any{"queues": t.Queues(), "deadLetterQueue": DeadLetterQueue}, "", "  ")
+	return append(raw, '\n')
+}
