@@ -114,17 +114,24 @@ func (e *environment) harvestOptions(log *slog.Logger) (harvest.Options, error) 
 // progressPrinter reports a long harvest at most once a second per
 // configuration: pages, records, rate.
 func progressPrinter(w io.Writer) func(harvest.Progress) {
+	return everyInterval(time.Second, func(p harvest.Progress) {
+		fmt.Fprintf(w, "harvest %s (%s): %d page(s), %d record(s) read, %d new, %.0f records/s\n",
+			p.Config.ServicePrincipalID, p.Config.Name, p.Pages, p.Records, p.Delivered, p.Rate())
+	})
+}
+
+// everyInterval passes a configuration's progress on at most once per interval.
+func everyInterval(interval time.Duration, emit func(harvest.Progress)) func(harvest.Progress) {
 	var mu sync.Mutex
 	last := map[string]time.Time{}
 	return func(p harvest.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
-		if time.Since(last[p.Config.Key()]) < time.Second {
+		if time.Since(last[p.Config.Key()]) < interval {
 			return
 		}
 		last[p.Config.Key()] = time.Now()
-		fmt.Fprintf(w, "harvest %s (%s): %d page(s), %d record(s) read, %d new, %.0f records/s\n",
-			p.Config.ServicePrincipalID, p.Config.Name, p.Pages, p.Records, p.Delivered, p.Rate())
+		emit(p)
 	}
 }
 

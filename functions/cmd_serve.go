@@ -46,6 +46,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 		defer jl.Close()
+		hopts.Progress = progressLogger(log, 30*time.Second)
 		h := a.Harvester(a.Bus, []harvest.Sink{jl}, hopts)
 		wg.Add(1)
 		go func() {
@@ -84,6 +85,15 @@ func harvestEvery(ctx context.Context, log *slog.Logger, h *harvest.Harvester, i
 		case <-t.C:
 		}
 	}
+}
+
+// progressLogger logs a long harvest's progress at most every interval per
+// configuration.
+func progressLogger(log *slog.Logger, interval time.Duration) func(harvest.Progress) {
+	return everyInterval(interval, func(p harvest.Progress) {
+		log.Info("harvest progress", "configuration", p.Config.ServicePrincipalID, "name", p.Config.Name, "pages", p.Pages,
+			"records", p.Records, "new", p.Delivered, "records_per_second", int(p.Rate()))
+	})
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -255,7 +255,7 @@ func (r *Runner) run(ctx context.Context, route Route, ev events.Event, log *slo
 func (r *Runner) fail(ctx context.Context, d bus.Delivery, ev events.Event, route Route, rep Report, herr error, log *slog.Logger) error {
 	rep.Err = herr
 	if fault.Canceled(herr) && ctx.Err() != nil {
-		// Shutting down: hand the message back at once, unpunished.
+		// Shutting down: hand the message back at once for another worker or run.
 		log.Info("step interrupted by shutdown; releasing the message")
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
