@@ -15,6 +15,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/bus/servicebus"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/host/azfunc"
+	"github.com/ctsync/ctsync/pkg/host/settle"
 )
 
 // runFunctionsHost serves the Azure Functions custom handler protocol; host.json
@@ -48,12 +49,12 @@ func runFunctionsHost(ctx context.Context, env *environment, args []string) erro
 		if err != nil {
 			return err
 		}
-		sb, err = servicebus.Connect(ns, cred, append(a.Table.Queues(), azfunc.DeadLetterQueue))
+		sb, err = servicebus.Connect(ns, cred, append(a.Table.Queues(), settle.DeadLetterQueue))
 		if err != nil {
 			return err
 		}
 	case conn != "":
-		if sb, err = servicebus.Connect(conn, nil, append(a.Table.Queues(), azfunc.DeadLetterQueue)); err != nil {
+		if sb, err = servicebus.Connect(conn, nil, append(a.Table.Queues(), settle.DeadLetterQueue)); err != nil {
 			return err
 		}
 	default:
@@ -61,7 +62,7 @@ func runFunctionsHost(ctx context.Context, env *environment, args []string) erro
 	}
 	defer sb.Close(context.WithoutCancel(ctx))
 	h := &azfunc.Handler{
-		Runner:  a.RunnerOn(azfunc.Settlement{Out: sb}),
+		Runner:  a.RunnerOn(settle.Publishing{Out: sb}),
 		Harvest: a.Harvester(sb, nil, hopts).Run,
 		Intake:  func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, sb, a.Store, ev) },
 		Log:     a.Log,

@@ -10,9 +10,9 @@
 // The host completes a message when the handler answers 2xx and abandons it
 // (immediate redelivery, no backoff) otherwise; a custom handler can neither
 // delay, nor dead-letter, nor set a message id through output bindings. So
-// the runner settles through Settlement: produced events, delayed retries
-// and dead letters are sent with the Service Bus SDK, and the handler
-// answers 2xx. Only a failure to send answers 500, and the message comes back.
+// the runner settles by publishing (package settle) with the Service Bus
+// SDK, and the handler answers 2xx. Only a failure to send answers 500, and
+// the message comes back.
 package azfunc
 
 import (
@@ -25,12 +25,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/host/settle"
 )
 
 // Function names besides the step queues.
@@ -41,11 +41,6 @@ const (
 	MessageBinding = "message"
 	// RequestBinding and ResponseBinding are the intake's HTTP bindings.
 	RequestBinding, ResponseBinding = "req", "res"
-	// DeadLetterQueue receives what a step gave up on, with the reason.
-	DeadLetterQueue = "ctsync-deadletter"
-	// AttemptsAttribute is the CloudEvents extension attribute that carries
-	// the deliveries a message had before it was re-sent as a delayed copy.
-	AttemptsAttribute = "ctsyncattempts"
 )
 
 // Handler serves the custom handler protocol.
@@ -126,7 +121,7 @@ func (h *Handler) step(ctx context.Context, function string, env envelope, invoc
 		return answer{}, fmt.Errorf("message binding: %w", err)
 	}
 	d := bus.Delivery{ID: metaString(env.Metadata["MessageId"]), Queue: function, Body: body,
-		DeliveryCount: metaInt(env.Metadata["DeliveryCount"]) + attemptsIn(body), LockToken: invocation}
+		DeliveryCount: metaInt(env.Metadata["DeliveryCount"]) + settle.AttemptsIn(body), LockToken: invocation}
 	if d.DeliveryCount == 0 {
 		d.DeliveryCount = 1
 	}
@@ -242,83 +237,4 @@ func metaInt(raw json.RawMessage) int {
 	}
 	n, _ = strconv.Atoi(strings.Trim(metaString(raw), `"`))
 	return n
-}
-
-func attemptsIn(body []byte) int {
-	var attrs struct {
-		Attempts int `json:"ctsyncattempts"`
-	}
-	_ = json.Unmarshal(body, &attrs)
-	return attrs.Attempts
-}
-
-// Settlement is the bus the runner settles through under the Functions
-// host: it publishes with Out and lets the HTTP answer complete the message.
-type Settlement struct {
-	Out bus.Publisher
-	Now func() time.Time
-}
-
-var _ bus.Bus = Settlement{}
-
-// Publish implements bus.Bus.
-func (s Settlement) Publish(ctx context.Context, msgs ...bus.Outgoing) error {
-	return s.Out.Publish(ctx, msgs...)
-}
-
-// Receive implements bus.Bus; the Functions host does the receiving.
-func (s Settlement) Receive(context.Context, []string, int, time.Duration) ([]bus.Delivery, error) {
-	return nil, errors.New("under Azure Functions the host delivers messages")
-}
-
-// Ack implements bus.Bus: the products are sent; the 2xx answer completes.
-func (s Settlement) Ack(ctx context.Context, d bus.Delivery, produced ...bus.Outgoing) error {
-	return s.Out.Publish(ctx, produced...)
-}
-
-// Retry implements bus.Bus with a delayed copy that carries the attempts.
-func (s Settlement) Retry(ctx context.Context, d bus.Delivery, delay time.Duration) error {
-	var attrs map[string]json.RawMessage
-	if err := json.Unmarshal(d.Body, &attrs); err != nil {
-		return fmt.Errorf("retry a message that is not JSON: %w", err)
-	}
-	attrs[AttemptsAttribute] = json.RawMessage(strconv.Itoa(d.DeliveryCount))
-	body, err := json.Marshal(attrs)
-	if err != nil {
-		return err
-	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	return s.Out.Publish(ctx, bus.Outgoing{ID: fmt.Sprintf("%s/retry-%d", strings.SplitN(d.ID, "/retry-", 2)[0], d.DeliveryCount),
-		Queue: d.Queue, Body: body, NotBefore: now().Add(delay)})
-}
-
-// DeadLetterRecord is what DeadLetterQueue receives.
-type DeadLetterRecord struct {
-	Queue         string          `json:"queue"`
-	MessageID     string          `json:"messageId"`
-	DeliveryCount int             `json:"deliveryCount"`
-	Reason        string          `json:"reason"`
-	Description   string          `json:"description"`
-	At            time.Time       `json:"at"`
-	Body          json.RawMessage `json:"body,omitempty"`
-	RawBody       string          `json:"rawBody,omitempty"`
-}
-
-// DeadLetter implements bus.Bus: the alert and the dead-letter record are sent.
-func (s Settlement) DeadLetter(ctx context.Context, d bus.Delivery, reason, description string, produced ...bus.Outgoing) error {
-	rec := DeadLetterRecord{Queue: d.Queue, MessageID: d.ID, DeliveryCount: d.DeliveryCount, Reason: reason, Description: description, At: time.Now().UTC()}
-	if json.Valid(d.Body) {
-		rec.Body = d.Body
-	} else {
-		rec.RawBody = string(d.Body)
-	}
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	out := append(append([]bus.Outgoing(nil), produced...), bus.Outgoing{ID: d.ID + "/dead-letter", Queue: DeadLetterQueue, Body: body})
-	return s.Out.Publish(ctx, out...)
 }

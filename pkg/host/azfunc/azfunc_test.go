@@ -23,6 +23,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/azfunc"
+	"github.com/ctsync/ctsync/pkg/host/settle"
 	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -129,7 +130,7 @@ type functionsHost struct {
 func newFunctionsHost(t *testing.T, a *app.App) *functionsHost {
 	t.Helper()
 	h := &azfunc.Handler{
-		Runner:  a.RunnerOn(azfunc.Settlement{Out: a.Bus}),
+		Runner:  a.RunnerOn(settle.Publishing{Out: a.Bus}),
 		Harvest: a.Harvester(a.Bus, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
 		Intake:  func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, a.Bus, a.Store, ev) },
 	}
@@ -272,11 +273,11 @@ func TestMalformedMessagesGoToTheDeadLetterQueueWithTheirReason(t *testing.T) {
 	if _, st, ok := host.deliver(app.FirstQueue); !ok || st != 200 {
 		t.Fatalf("%v %d", ok, st)
 	}
-	ds, _ := a.Bus.Receive(context.Background(), []string{azfunc.DeadLetterQueue}, 1, time.Minute)
+	ds, _ := a.Bus.Receive(context.Background(), []string{settle.DeadLetterQueue}, 1, time.Minute)
 	if len(ds) != 1 {
 		t.Fatal("nothing reached the dead-letter queue")
 	}
-	var rec azfunc.DeadLetterRecord
+	var rec settle.DeadLetterRecord
 	if err := json.Unmarshal(ds[0].Body, &rec); err != nil || rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
 		t.Fatalf("dead letter %+v %v", rec, err)
 	}

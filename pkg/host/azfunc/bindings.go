@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/host/settle"
 )
 
 // ServiceBusConnection is the app-setting prefix of the Service Bus
@@ -36,6 +37,6 @@ func Bindings(t *chain.Table) map[string][]byte {
 
 // Queues is infra/queues.json: every queue the Azure deployment creates.
 func Queues(t *chain.Table) []byte {
-	raw, _ := json.MarshalIndent(map[string]any{"queues": t.Queues(), "deadLetterQueue": DeadLetterQueue}, "", "  ")
+	raw, _ := json.MarshalIndent(map[string]any{"queues": t.Queues(), "deadLetterQueue": settle.DeadLetterQueue}, "", "  ")
 	return append(raw, '\n')
 }
