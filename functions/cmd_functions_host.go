@@ -25,7 +25,8 @@ import (
 //	ServiceBus__fullyQualifiedNamespace   the namespace, reached with the app's managed identity
 //	                                      (ServiceBus__clientId for a user-assigned one), or
 //	CTSYNC_SERVICEBUS_CONNECTION_STRING   a connection string
-//	CTSYNC_STATE_DIR                      the store: progress, intents, checkpoints
+//	CTSYNC_STATE_DIR                      the store: progress, intents, checkpoints (on the app's
+//	                                      Azure Files share, e.g. /home/data/ctsync)
 func runFunctionsHost(ctx context.Context, env *environment, args []string) error {
 	if _, err := parseFlags(flag.NewFlagSet("functions-host", flag.ContinueOnError), args); err != nil {
 		return err
@@ -37,7 +38,7 @@ func runFunctionsHost(ctx context.Context, env *environment, args []string) erro
 	if port == "" {
 		return errors.New("FUNCTIONS_CUSTOMHANDLER_PORT is not set: this command is started by the Azure Functions host (see host.json)")
 	}
-	a, hopts, err := env.openHarvestingHost(slog.LevelInfo)
+	a, hopts, err := env.openHarvestingHost(slog.LevelInfo, onNetworkShare)
 	if err != nil {
 		return err
 	}

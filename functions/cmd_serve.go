@@ -27,7 +27,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 	}
-	a, hopts, err := env.openHarvestingHost(slog.LevelInfo)
+	a, hopts, err := env.openHarvestingHost(slog.LevelInfo, onLocalDisk)
 	if err != nil {
 		return err
 	}

@@ -31,10 +31,13 @@ import (
 // Config is everything the local host needs.
 type Config struct {
 	StateDir string
-	Graph    graph.Config
-	Steps    steps.Options
-	Policy   chain.Policy
-	Workers  int
+	// StateOnNetworkFilesystem says StateDir is a network share (cloud
+	// hosts), where the database must not use a write-ahead log.
+	StateOnNetworkFilesystem bool
+	Graph                    graph.Config
+	Steps                    steps.Options
+	Policy                   chain.Policy
+	Workers                  int
 	// Lock overrides the message lock duration (tests shorten it).
 	Lock time.Duration
 	Poll time.Duration
@@ -73,7 +76,11 @@ type App struct {
 // OpenState opens only the state directory (queue and store), for commands
 // that do not talk to Graph (status, logs, dlq).
 func OpenState(dir string) (*sql.DB, *bus.Embedded, *store.Embedded, error) {
-	db, err := localdb.Open(dir)
+	return openState(dir, localdb.Options{})
+}
+
+func openState(dir string, opts localdb.Options) (*sql.DB, *bus.Embedded, *store.Embedded, error) {
+	db, err := localdb.OpenWith(dir, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -100,7 +107,7 @@ func Open(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, b, s, err := OpenState(cfg.StateDir)
+	db, b, s, err := openState(cfg.StateDir, localdb.Options{NetworkFilesystem: cfg.StateOnNetworkFilesystem})
 	if err != nil {
 		return nil, err
 	}

@@ -19,8 +19,20 @@ import (
 // FileName is the database file inside the state directory.
 const FileName = "ctsync.db"
 
+// Options tune the database for where it lives.
+type Options struct {
+	// NetworkFilesystem uses SQLite's rollback journal instead of its
+	// write-ahead log, which needs memory shared by every process on one
+	// machine and so is unsafe on a network share (Amazon EFS under Lambda,
+	// Azure Files under Functions).
+	NetworkFilesystem bool
+}
+
 // Open opens (creating if needed) the database in dir.
-func Open(dir string) (*sql.DB, error) {
+func Open(dir string) (*sql.DB, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens (creating if needed) the database in dir with opts.
+func OpenWith(dir string, opts Options) (*sql.DB, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("state directory is empty (set CTSYNC_STATE_DIR)")
 	}
@@ -29,7 +41,11 @@ func Open(dir string) (*sql.DB, error) {
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(15000)")
-	q.Add("_pragma", "journal_mode(WAL)")
+	if opts.NetworkFilesystem {
+		q.Add("_pragma", "journal_mode(DELETE)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	// Writers take the lock when the transaction begins, so two processes
