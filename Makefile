@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/ctsync
 PKGS    := ./...
 
-.PHONY: all build run test check bench schemas functions package-azure clean
+.PHONY: all build run test check bench schemas functions package-azure package-lambda build-Function clean
 
 all: build
 
@@ -35,11 +35,12 @@ schemas:
 	$(GO) test ./events -run TestSchemaFilesMatchSpecs -update
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
-## functions: regenerate functions/*/function.json and infra/queues.json from the chain table
+## functions: regenerate functions/*/function.json, infra/queues.json and infra/aws/template.json from the chain table
 functions:
 	$(GO) test ./pkg/host/azfunc -run 'TestBindingsMatchTheFilesUnderFunctions|TestInfraQueuesMatchTheChainTable' -update
+	$(GO) test ./pkg/host/awslambda -run 'TestTheSAMTemplateMatchesTheChainTable' -update
 
 ## package-azure: the Azure Functions app folder, dist/azure (host.json, ctsync for linux/amd64, one folder per function)
 package-azure:
@@ -47,3 +48,12 @@ package-azure:
 	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o dist/azure/ctsync ./functions
 	cp host.json dist/azure/
 	for f in functions/*/function.json; do d=dist/azure/$$(basename $$(dirname $$f)); mkdir -p $$d && cp $$f $$d/; done
+
+## package-lambda: the AWS Lambda bootstrap for provided.al2023 on arm64, dist/lambda/bootstrap
+package-lambda:
+	rm -rf dist/lambda && mkdir -p dist/lambda
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o dist/lambda/bootstrap ./functions
+
+# build-Function is what `sam build` runs for infra/aws/template.json (BuildMethod: makefile).
+build-Function:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o $(ARTIFACTS_DIR)/bootstrap ./functions

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ func commands() []command {
 		{"dlq", "list | replay SEQ… | replay --all", "show dead-lettered messages or send them back after fixing the cause", runDLQ},
 		{"emulator", "[--addr 127.0.0.1:8443] [--ca-out FILE]", "run the Graph + login emulator standalone and print the settings to use it", runEmulator},
 		{"functions-host", "", "serve the Azure Functions custom handler protocol (started by the Functions host, see host.json)", runFunctionsHost},
+		{"lambda", "", "serve AWS Lambda invocations (run as the function's bootstrap, see infra/aws)", runLambda},
 		{"version", "", "print the version", func(context.Context, *environment, []string) error { fmt.Println(version()); return nil }},
 	}
 }
@@ -61,7 +63,13 @@ func usage(w io.Writer) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	// Lambda's provided runtimes start an executable named bootstrap, without
+	// arguments.
+	if filepath.Base(os.Args[0]) == "bootstrap" && len(args) == 0 {
+		args = []string{"lambda"}
+	}
+	os.Exit(run(ctx, args, os.Getenv, os.Stdout, os.Stderr))
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {

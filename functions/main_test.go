@@ -271,3 +271,35 @@ func TestFunctionsHostSaysWhatIsMissing(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+func TestLambdaSaysWhatIsMissing(t *testing.T) {
+	if _, errOut, code := ctsync(t, nil, "lambda"); code != 1 || !strings.Contains(errOut, "AWS_LAMBDA_RUNTIME_API") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	env := []string{"AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001"}
+	if _, errOut, code := ctsync(t, env, "lambda"); code != 1 || !strings.Contains(errOut, "EFS") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	env = append(env, "CTSYNC_STATE_DIR="+t.TempDir(), "AZURE_CLIENT_ID=x", "AZURE_CLIENT_SECRET=y")
+	if _, errOut, code := ctsync(t, env, "lambda"); code != 1 || !strings.Contains(errOut, "AWS_REGION") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// Lambda starts the function's executable as bootstrap, without arguments.
+func TestStartedAsBootstrapTheBinaryServesLambda(t *testing.T) {
+	raw, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	if err := os.WriteFile(bootstrap, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bootstrap)
+	cmd.Env = []string{"HOME=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "ctsync lambda: AWS_LAMBDA_RUNTIME_API is not set") {
+		t.Fatalf("exit %d (%v): %s", code, err, out)
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/bus/sqs"
+	"github.com/ctsync/ctsync/pkg/host/awslambda"
+	"github.com/ctsync/ctsync/pkg/host/settle"
+)
+
+// runLambda serves AWS Lambda invocations; the binary runs this when it is
+// started as the function's bootstrap. Settings, besides the Graph ones:
+//
+//	AWS_LAMBDA_RUNTIME_API   set by Lambda
+//	AWS_REGION               set by Lambda; SQS is reached with the function's role
+//	CTSYNC_QUEUE_PREFIX      the deployment's prefix on its SQS queue names
+//	CTSYNC_STATE_DIR         the store, on an Amazon EFS mount (required: /tmp does not outlive the instance)
+func runLambda(ctx context.Context, env *environment, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("lambda", flag.ContinueOnError), args); err != nil {
+		return err
+	}
+	if env.getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+		return errors.New("AWS_LAMBDA_RUNTIME_API is not set: this command is started by AWS Lambda as the function's bootstrap")
+	}
+	if env.getenv("CTSYNC_STATE_DIR") == "" {
+		return errors.New("CTSYNC_STATE_DIR is not set: point it at the function's Amazon EFS mount (e.g. /mnt/ctsync); " +
+			"the store keeps create intents and harvest checkpoints that must outlive every Lambda instance")
+	}
+	a, hopts, err := env.openHarvestingHost(slog.LevelInfo, onNetworkShare)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	out, err := sqs.Connect(ctx, env.getenv("CTSYNC_QUEUE_PREFIX"))
+	if err != nil {
+		return err
+	}
+	h := &awslambda.Handler{
+		Runner:      a.RunnerOn(settle.Publishing{Out: out}),
+		Harvest:     a.Harvester(out, nil, hopts).Run,
+		Intake:      func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, out, a.Store, ev) },
+		QueuePrefix: out.Prefix,
+		Log:         a.Log,
+	}
+	lambda.StartWithOptions(h.Invoke, lambda.WithContext(ctx))
+	return nil
+}

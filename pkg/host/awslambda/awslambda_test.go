@@ -1,0 +1,371 @@
+package awslambda_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/bus/sqs"
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/host/awslambda"
+	"github.com/ctsync/ctsync/pkg/host/settle"
+	"github.com/ctsync/ctsync/pkg/steps"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+const prefix = "ctsync-test-"
+
+func startSim(t *testing.T) *graphsim.Server {
+	t.Helper()
+	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 100 * time.Millisecond, JobReplicationDelay: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	sim.AddSampleTenants()
+	return sim
+}
+
+func open(t *testing.T, sim *graphsim.Server) *app.App {
+	t.Helper()
+	a, err := app.Open(app.Config{StateDir: t.TempDir(),
+		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
+			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
+		Steps:  steps.Options{ReplicationWindow: time.Second, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 100 * time.Millisecond},
+		Policy: chain.Policy{MaxAttempts: 30, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// lambdaService plays Lambda with an SQS event source mapping: it takes
+// messages from the queues (the embedded queue stands in for SQS), invokes
+// the function through aws-lambda-go's own handler with SQS batches, deletes
+// the records the function handled and leaves the failed ones to come back.
+type lambdaService struct {
+	t       *testing.T
+	queue   *bus.Embedded
+	handler lambda.Handler
+	fn      *awslambda.Handler
+}
+
+func newLambdaService(t *testing.T, a *app.App, out bus.Publisher) *lambdaService {
+	t.Helper()
+	fn := &awslambda.Handler{
+		Runner:      a.RunnerOn(settle.Publishing{Out: out}),
+		Harvest:     a.Harvester(out, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
+		Intake:      func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, out, a.Store, ev) },
+		QueuePrefix: prefix,
+	}
+	return &lambdaService{t: t, queue: a.Bus, handler: lambda.NewHandler(fn.Invoke), fn: fn}
+}
+
+func (l *lambdaService) invoke(ctx context.Context, payload any) ([]byte, error) {
+	l.t.Helper()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: strconv.FormatInt(time.Now().UnixNano(), 10)})
+	return l.handler.Invoke(ctx, raw)
+}
+
+// record is the SQS record Lambda would pass for d.
+func record(d bus.Delivery) map[string]any {
+	return map[string]any{
+		"messageId": "sqs-" + d.LockToken, "receiptHandle": d.LockToken, "body": string(d.Body),
+		"attributes": map[string]string{"ApproximateReceiveCount": strconv.Itoa(d.DeliveryCount),
+			"SentTimestamp": strconv.FormatInt(d.EnqueuedAt.UnixMilli(), 10)},
+		"messageAttributes": map[string]any{sqs.IDAttribute: map[string]any{"stringValue": d.ID, "dataType": "String"}},
+		"eventSource":       "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:" + prefix + d.Queue, "awsRegion": "eu-west-1",
+	}
+}
+
+// deliver passes up to max due messages as one batch. It returns them and the
+// ones the function asked to get again; none when nothing is due.
+func (l *lambdaService) deliver(max int, queues ...string) (batch []bus.Delivery, failed []bus.Delivery) {
+	l.t.Helper()
+	ds, err := l.queue.Receive(context.Background(), queues, max, time.Minute)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	var records []map[string]any
+	for _, d := range ds {
+		records = append(records, record(d))
+	}
+	out, err := l.invoke(context.Background(), map[string]any{"Records": records})
+	if err != nil {
+		l.t.Fatalf("the function failed the whole batch: %v", err)
+	}
+	var resp struct {
+		BatchItemFailures []struct {
+			ItemIdentifier string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		l.t.Fatalf("answer %s: %v", out, err)
+	}
+	again := map[string]bool{}
+	for _, f := range resp.BatchItemFailures {
+		again[f.ItemIdentifier] = true
+	}
+	for _, d := range ds {
+		if again["sqs-"+d.LockToken] {
+			failed = append(failed, d)
+			if err := l.queue.Retry(context.Background(), d, 0); err != nil {
+				l.t.Fatal(err)
+			}
+		} else if err := l.queue.Ack(context.Background(), d); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	return ds, failed
+}
+
+func onboardingRequest(t *testing.T) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "examples", "onboarding.requested.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	_ = json.Unmarshal(raw, &ev)
+	ev["data"].(map[string]any)["users"] = []string{graphsim.SampleUsers[0].ID}
+	ev["data"].(map[string]any)["groups"] = []string{graphsim.SampleGroup}
+	out, _ := json.Marshal(ev)
+	return out
+}
+
+func TestAnOnboardingRunsThroughTheLambdaFunction(t *testing.T) {
+	sim := startSim(t)
+	a := open(t, sim)
+	svc := newLambdaService(t, a, a.Bus)
+	out, err := svc.invoke(context.Background(), json.RawMessage(onboardingRequest(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted awslambda.Accepted
+	if err := json.Unmarshal(out, &accepted); err != nil || accepted.OnboardingID == "" {
+		t.Fatalf("intake answered %s: %v", out, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		o, _, err := a.Store.GetOnboarding(context.Background(), accepted.OnboardingID)
+		if err == nil && o.State == store.StateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("onboarding ended %s at %s: %s", o.State, o.Step, o.Detail)
+		}
+		batch, failed := svc.deliver(3)
+		if len(failed) > 0 {
+			t.Fatalf("the function asked for %d record(s) again", len(failed))
+		}
+		if len(batch) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	src := sim.Tenant(graphsim.SampleSourceTenant)
+	if len(src.ServicePrincipals) != 1 || len(src.ServicePrincipals[0].Jobs) != 1 || src.ServicePrincipals[0].Jobs[0].ScheduleState != "Active" {
+		t.Fatalf("source tenant: %+v", src.ServicePrincipals)
+	}
+}
+
+func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
+	sim := startSim(t)
+	a := open(t, sim)
+	svc := newLambdaService(t, a, a.Bus)
+	sim.Inject(graphsim.Fault{Method: "POST", PathContains: "/partners", Times: 100, Status: 503})
+	if _, err := svc.invoke(context.Background(), json.RawMessage(onboardingRequest(t))); err != nil {
+		t.Fatal(err)
+	}
+	first, failed := svc.deliver(1, app.FirstQueue)
+	if len(first) != 1 || len(failed) != 0 {
+		t.Fatalf("first delivery: %d record(s), %d failed", len(first), len(failed))
+	}
+	time.Sleep(200 * time.Millisecond)
+	copies, _ := svc.deliver(1, app.FirstQueue)
+	if len(copies) != 1 || copies[0].ID != first[0].ID+"/retry-1" || !strings.Contains(string(copies[0].Body), `"ctsyncattempts":1`) {
+		t.Fatalf("the retry copy did not arrive as such: %+v", copies)
+	}
+	var o events.Onboarding
+	ev, _ := events.Parse(onboardingRequest(t))
+	_ = ev.DecodeData(&o)
+	_, stepsSeen, _ := a.Store.GetOnboarding(context.Background(), o.OnboardingID)
+	if len(stepsSeen) != 1 || stepsSeen[0].Attempts != 2 {
+		t.Fatalf("the copy was not counted as the second attempt: %+v", stepsSeen)
+	}
+}
+
+func TestMalformedRecordsGoToTheDeadLetterQueueAndAreHandled(t *testing.T) {
+	a := open(t, startSim(t))
+	svc := newLambdaService(t, a, a.Bus)
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue,
+		Body: []byte(`{"specversion":"1.0","id":"x","source":"/y","type":"onboarding.requested","data":{"onboardingId":"nope"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if batch, failed := svc.deliver(1, app.FirstQueue); len(batch) != 1 || len(failed) != 0 {
+		t.Fatalf("a dead-lettered record is handled: %d record(s), %d failed", len(batch), len(failed))
+	}
+	ds, _ := a.Bus.Receive(context.Background(), []string{settle.DeadLetterQueue}, 1, time.Minute)
+	if len(ds) != 1 {
+		t.Fatal("nothing reached the dead-letter queue")
+	}
+	var rec settle.DeadLetterRecord
+	if err := json.Unmarshal(ds[0].Body, &rec); err != nil || rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
+		t.Fatalf("dead letter %+v %v", rec, err)
+	}
+}
+
+// failingPublisher is an SQS that refuses every message.
+type failingPublisher struct{}
+
+func (failingPublisher) Publish(context.Context, ...bus.Outgoing) error {
+	return errors.New("AWS.SimpleQueueService.NonExistentQueue")
+}
+
+func TestRecordsComeBackWhenTheirOutcomeCannotBePublished(t *testing.T) {
+	a := open(t, startSim(t))
+	svc := newLambdaService(t, a, failingPublisher{})
+	if _, err := app.Accept(context.Background(), a.Bus, a.Store, mustParse(t, onboardingRequest(t))); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: []byte(`not json`)}); err != nil {
+		t.Fatal(err)
+	}
+	batch, failed := svc.deliver(10, app.FirstQueue)
+	if len(batch) != 2 || len(failed) != 2 {
+		t.Fatalf("%d record(s), %d asked for again; want both again", len(batch), len(failed))
+	}
+}
+
+func TestRecordsFromOtherQueuesAndNearTheDeadlineComeBack(t *testing.T) {
+	a := open(t, startSim(t))
+	svc := newLambdaService(t, a, a.Bus)
+	d := bus.Delivery{ID: "evt", Queue: "someone-elses-queue", Body: onboardingRequest(t), DeliveryCount: 1, LockToken: "t1", EnqueuedAt: time.Now()}
+	out, err := svc.invoke(context.Background(), map[string]any{"Records": []any{record(d)}})
+	if err != nil || !strings.Contains(string(out), `"itemIdentifier":"sqs-t1"`) {
+		t.Fatalf("a record from an unknown queue: %s %v", out, err)
+	}
+
+	d.Queue = app.FirstQueue
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	out, err = svc.invoke(ctx, map[string]any{"Records": []any{record(d)}})
+	if err != nil || !strings.Contains(string(out), `"itemIdentifier":"sqs-t1"`) {
+		t.Fatalf("a record with 1s left of a 30s margin: %s %v", out, err)
+	}
+	if got := len(mustSteps(t, a, mustParse(t, onboardingRequest(t)))); got != 0 {
+		t.Fatalf("a record handed back near the deadline was started anyway (%d step(s) recorded)", got)
+	}
+}
+
+func TestSchedulesHarvestAndDirectInvocationsAreValidated(t *testing.T) {
+	a := open(t, startSim(t))
+	svc := newLambdaService(t, a, a.Bus)
+	out, err := svc.invoke(context.Background(), map[string]any{"version": "0", "id": "e1", "detail-type": "Scheduled Event",
+		"source": "aws.events", "account": "123456789012", "time": "2026-11-23T02:00:00Z", "region": "eu-west-1", "detail": map[string]any{}})
+	var res awslambda.HarvestResult
+	if err != nil || json.Unmarshal(out, &res) != nil || res.Configurations != 0 || res.Errors != nil {
+		t.Fatalf("scheduled harvest: %s %v", out, err)
+	}
+	body := strings.Replace(string(onboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
+	if _, err := svc.invoke(context.Background(), json.RawMessage(body)); err == nil || !strings.Contains(err.Error(), "data.users[0]") {
+		t.Fatalf("an invalid onboarding request: %v", err)
+	}
+	if _, err := svc.invoke(context.Background(), map[string]any{"hello": "world"}); err == nil || !strings.Contains(err.Error(), "unrecognized invocation") {
+		t.Fatalf("an unknown payload: %v", err)
+	}
+}
+
+func mustParse(t *testing.T, raw []byte) events.Event {
+	t.Helper()
+	ev, err := events.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func mustSteps(t *testing.T, a *app.App, ev events.Event) []store.Step {
+	t.Helper()
+	var o events.Onboarding
+	if err := ev.DecodeData(&o); err != nil {
+		t.Fatal(err)
+	}
+	_, steps, _ := a.Store.GetOnboarding(context.Background(), o.OnboardingID)
+	return steps
+}
+
+var update = flag.Bool("update", false, "rewrite infra/aws/template.json from the chain table")
+
+func TestTheSAMTemplateMatchesTheChainTable(t *testing.T) {
+	a := open(t, startSim(t))
+	want := awslambda.Template(a.Table)
+	path := filepath.Join("..", "..", "..", "infra", "aws", "template.json")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("%s drifted from the chain table (run `make functions`): %v", path, err)
+	}
+	var tmpl struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(want, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	fn := tmpl.Resources["Function"].Properties
+	if fn["Timeout"].(float64)*6 > float64(awslambda.VisibilityTimeoutSeconds) {
+		t.Fatal("SQS asks for a visibility timeout of at least six times the function timeout")
+	}
+	triggers := fn["Events"].(map[string]any)
+	for _, q := range a.Table.Queues() {
+		found := false
+		for id, r := range tmpl.Resources {
+			if r.Type != "AWS::SQS::Queue" || r.Properties["QueueName"].(map[string]any)["Fn::Sub"] != "${QueuePrefix}"+q {
+				continue
+			}
+			found = true
+			trigger, ok := triggers[strings.TrimSuffix(id, "Queue")].(map[string]any)
+			if !ok || trigger["Type"] != "SQS" || !strings.Contains(fmt.Sprint(trigger["Properties"]), "ReportBatchItemFailures") {
+				t.Errorf("queue %s has no SQS trigger reporting partial batch failures: %v", q, trigger)
+			}
+		}
+		if !found {
+			t.Errorf("no queue for step %s", q)
+		}
+	}
+}
