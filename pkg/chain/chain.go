@@ -81,6 +81,16 @@ func (t *Table) Queues() []string {
 	return qs
 }
 
+// HasQueue reports whether name is one of the step queues.
+func (t *Table) HasQueue(name string) bool {
+	for _, r := range t.routes {
+		if r.Step == name {
+			return true
+		}
+	}
+	return false
+}
+
 // QueueFor returns the queue an event of type typ is published to.
 func (t *Table) QueueFor(typ events.Type) (string, bool) {
 	r, ok := t.byType[typ]

@@ -131,7 +131,7 @@ func (h *Handler) delivery(r lambdaevents.SQSMessage) (bus.Delivery, error) {
 	arn := r.EventSourceARN
 	name := arn[strings.LastIndex(arn, ":")+1:]
 	queue, ok := strings.CutPrefix(name, h.QueuePrefix)
-	if !ok || !h.knownQueue(queue) {
+	if !ok || !h.Runner.Table().HasQueue(queue) {
 		return bus.Delivery{}, fmt.Errorf("queue %q (from %s) is not a step queue of this chain with prefix %q", name, arn, h.QueuePrefix)
 	}
 	id := r.MessageId
@@ -145,15 +145,6 @@ func (h *Handler) delivery(r lambdaevents.SQSMessage) (bus.Delivery, error) {
 		d.EnqueuedAt = time.UnixMilli(ms).UTC()
 	}
 	return d, nil
-}
-
-func (h *Handler) knownQueue(name string) bool {
-	for _, q := range h.Runner.Table().Queues() {
-		if q == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) harvest(ctx context.Context) (HarvestResult, error) {

@@ -20,43 +20,14 @@ import (
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/bus/sqs"
-	"github.com/ctsync/ctsync/pkg/chain"
-	"github.com/ctsync/ctsync/pkg/entra"
-	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/awslambda"
+	"github.com/ctsync/ctsync/pkg/host/hosttest"
 	"github.com/ctsync/ctsync/pkg/host/settle"
-	"github.com/ctsync/ctsync/pkg/steps"
-	"github.com/ctsync/ctsync/pkg/store"
 )
 
 const prefix = "ctsync-test-"
-
-func startSim(t *testing.T) *graphsim.Server {
-	t.Helper()
-	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 100 * time.Millisecond, JobReplicationDelay: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	sim.AddSampleTenants()
-	return sim
-}
-
-func open(t *testing.T, sim *graphsim.Server) *app.App {
-	t.Helper()
-	a, err := app.Open(app.Config{StateDir: t.TempDir(),
-		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
-			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
-		Steps:  steps.Options{ReplicationWindow: time.Second, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 100 * time.Millisecond},
-		Policy: chain.Policy{MaxAttempts: 30, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
-}
 
 // lambdaService plays Lambda with an SQS event source mapping: it takes
 // messages from the queues (the embedded queue stands in for SQS), invokes
@@ -145,25 +116,11 @@ func (l *lambdaService) deliver(max int, queues ...string) (batch []bus.Delivery
 	return ds, failed
 }
 
-func onboardingRequest(t *testing.T) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "examples", "onboarding.requested.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev map[string]any
-	_ = json.Unmarshal(raw, &ev)
-	ev["data"].(map[string]any)["users"] = []string{graphsim.SampleUsers[0].ID}
-	ev["data"].(map[string]any)["groups"] = []string{graphsim.SampleGroup}
-	out, _ := json.Marshal(ev)
-	return out
-}
-
 func TestAnOnboardingRunsThroughTheLambdaFunction(t *testing.T) {
-	sim := startSim(t)
-	a := open(t, sim)
+	sim := hosttest.StartSim(t)
+	a := hosttest.Open(t, sim)
 	svc := newLambdaService(t, a, a.Bus)
-	out, err := svc.invoke(context.Background(), json.RawMessage(onboardingRequest(t)))
+	out, err := svc.invoke(context.Background(), json.RawMessage(hosttest.OnboardingRequest(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,35 +128,22 @@ func TestAnOnboardingRunsThroughTheLambdaFunction(t *testing.T) {
 	if err := json.Unmarshal(out, &accepted); err != nil || accepted.OnboardingID == "" {
 		t.Fatalf("intake answered %s: %v", out, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		o, _, err := a.Store.GetOnboarding(context.Background(), accepted.OnboardingID)
-		if err == nil && o.State == store.StateCompleted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("onboarding ended %s at %s: %s", o.State, o.Step, o.Detail)
-		}
+	hosttest.RunToCompletion(t, a, accepted.OnboardingID, func() bool {
 		batch, failed := svc.deliver(3)
 		if len(failed) > 0 {
 			t.Fatalf("the function asked for %d record(s) again", len(failed))
 		}
-		if len(batch) == 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	src := sim.Tenant(graphsim.SampleSourceTenant)
-	if len(src.ServicePrincipals) != 1 || len(src.ServicePrincipals[0].Jobs) != 1 || src.ServicePrincipals[0].Jobs[0].ScheduleState != "Active" {
-		t.Fatalf("source tenant: %+v", src.ServicePrincipals)
-	}
+		return len(batch) > 0
+	})
+	hosttest.AssertSyncRunning(t, sim)
 }
 
 func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
-	sim := startSim(t)
-	a := open(t, sim)
+	sim := hosttest.StartSim(t)
+	a := hosttest.Open(t, sim)
 	svc := newLambdaService(t, a, a.Bus)
 	sim.Inject(graphsim.Fault{Method: "POST", PathContains: "/partners", Times: 100, Status: 503})
-	if _, err := svc.invoke(context.Background(), json.RawMessage(onboardingRequest(t))); err != nil {
+	if _, err := svc.invoke(context.Background(), json.RawMessage(hosttest.OnboardingRequest(t))); err != nil {
 		t.Fatal(err)
 	}
 	first, failed := svc.deliver(1, app.FirstQueue)
@@ -211,32 +155,23 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 	if len(copies) != 1 || copies[0].ID != first[0].ID+"/retry-1" || !strings.Contains(string(copies[0].Body), `"ctsyncattempts":1`) {
 		t.Fatalf("the retry copy did not arrive as such: %+v", copies)
 	}
-	var o events.Onboarding
-	ev, _ := events.Parse(onboardingRequest(t))
-	_ = ev.DecodeData(&o)
-	_, stepsSeen, _ := a.Store.GetOnboarding(context.Background(), o.OnboardingID)
+	_, stepsSeen, _ := a.Store.GetOnboarding(context.Background(), hosttest.OnboardingID(t, hosttest.OnboardingRequest(t)))
 	if len(stepsSeen) != 1 || stepsSeen[0].Attempts != 2 {
 		t.Fatalf("the copy was not counted as the second attempt: %+v", stepsSeen)
 	}
 }
 
 func TestMalformedRecordsGoToTheDeadLetterQueueAndAreHandled(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	svc := newLambdaService(t, a, a.Bus)
-	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue,
-		Body: []byte(`{"specversion":"1.0","id":"x","source":"/y","type":"onboarding.requested","data":{"onboardingId":"nope"}}`)}); err != nil {
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: hosttest.InvalidOnboarding}); err != nil {
 		t.Fatal(err)
 	}
 	if batch, failed := svc.deliver(1, app.FirstQueue); len(batch) != 1 || len(failed) != 0 {
 		t.Fatalf("a dead-lettered record is handled: %d record(s), %d failed", len(batch), len(failed))
 	}
-	ds, _ := a.Bus.Receive(context.Background(), []string{settle.DeadLetterQueue}, 1, time.Minute)
-	if len(ds) != 1 {
-		t.Fatal("nothing reached the dead-letter queue")
-	}
-	var rec settle.DeadLetterRecord
-	if err := json.Unmarshal(ds[0].Body, &rec); err != nil || rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
-		t.Fatalf("dead letter %+v %v", rec, err)
+	if rec := hosttest.DeadLetterOf(t, a); rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
+		t.Fatalf("dead letter %+v", rec)
 	}
 }
 
@@ -248,9 +183,9 @@ func (failingPublisher) Publish(context.Context, ...bus.Outgoing) error {
 }
 
 func TestRecordsComeBackWhenTheirOutcomeCannotBePublished(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	svc := newLambdaService(t, a, failingPublisher{})
-	if _, err := app.Accept(context.Background(), a.Bus, a.Store, mustParse(t, onboardingRequest(t))); err != nil {
+	if _, err := app.Accept(context.Background(), a.Bus, a.Store, hosttest.Parse(t, hosttest.OnboardingRequest(t))); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: []byte(`not json`)}); err != nil {
@@ -263,9 +198,9 @@ func TestRecordsComeBackWhenTheirOutcomeCannotBePublished(t *testing.T) {
 }
 
 func TestRecordsFromOtherQueuesAndNearTheDeadlineComeBack(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	svc := newLambdaService(t, a, a.Bus)
-	d := bus.Delivery{ID: "evt", Queue: "someone-elses-queue", Body: onboardingRequest(t), DeliveryCount: 1, LockToken: "t1", EnqueuedAt: time.Now()}
+	d := bus.Delivery{ID: "evt", Queue: "someone-elses-queue", Body: hosttest.OnboardingRequest(t), DeliveryCount: 1, LockToken: "t1", EnqueuedAt: time.Now()}
 	out, err := svc.invoke(context.Background(), map[string]any{"Records": []any{record(d)}})
 	if err != nil || !strings.Contains(string(out), `"itemIdentifier":"sqs-t1"`) {
 		t.Fatalf("a record from an unknown queue: %s %v", out, err)
@@ -278,13 +213,13 @@ func TestRecordsFromOtherQueuesAndNearTheDeadlineComeBack(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"itemIdentifier":"sqs-t1"`) {
 		t.Fatalf("a record with 1s left of a 30s margin: %s %v", out, err)
 	}
-	if got := len(mustSteps(t, a, mustParse(t, onboardingRequest(t)))); got != 0 {
-		t.Fatalf("a record handed back near the deadline was started anyway (%d step(s) recorded)", got)
+	if _, started, _ := a.Store.GetOnboarding(context.Background(), hosttest.OnboardingID(t, hosttest.OnboardingRequest(t))); len(started) != 0 {
+		t.Fatalf("a record handed back near the deadline was started anyway (%d step(s) recorded)", len(started))
 	}
 }
 
 func TestSchedulesHarvestAndDirectInvocationsAreValidated(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	svc := newLambdaService(t, a, a.Bus)
 	out, err := svc.invoke(context.Background(), map[string]any{"version": "0", "id": "e1", "detail-type": "Scheduled Event",
 		"source": "aws.events", "account": "123456789012", "time": "2026-11-23T02:00:00Z", "region": "eu-west-1", "detail": map[string]any{}})
@@ -292,7 +227,7 @@ func TestSchedulesHarvestAndDirectInvocationsAreValidated(t *testing.T) {
 	if err != nil || json.Unmarshal(out, &res) != nil || res.Configurations != 0 || res.Errors != nil {
 		t.Fatalf("scheduled harvest: %s %v", out, err)
 	}
-	body := strings.Replace(string(onboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
+	body := strings.Replace(string(hosttest.OnboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
 	if _, err := svc.invoke(context.Background(), json.RawMessage(body)); err == nil || !strings.Contains(err.Error(), "data.users[0]") {
 		t.Fatalf("an invalid onboarding request: %v", err)
 	}
@@ -301,29 +236,10 @@ func TestSchedulesHarvestAndDirectInvocationsAreValidated(t *testing.T) {
 	}
 }
 
-func mustParse(t *testing.T, raw []byte) events.Event {
-	t.Helper()
-	ev, err := events.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
-
-func mustSteps(t *testing.T, a *app.App, ev events.Event) []store.Step {
-	t.Helper()
-	var o events.Onboarding
-	if err := ev.DecodeData(&o); err != nil {
-		t.Fatal(err)
-	}
-	_, steps, _ := a.Store.GetOnboarding(context.Background(), o.OnboardingID)
-	return steps
-}
-
 var update = flag.Bool("update", false, "rewrite infra/aws/template.json from the chain table")
 
 func TestTheSAMTemplateMatchesTheChainTable(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	want := awslambda.Template(a.Table)
 	path := filepath.Join("..", "..", "..", "infra", "aws", "template.json")
 	if *update {

@@ -113,7 +113,7 @@ func (h *Handler) log() *slog.Logger {
 
 // step handles a Service Bus message for the step whose queue is function.
 func (h *Handler) step(ctx context.Context, function string, env envelope, invocation string) (answer, error) {
-	if !h.knownQueue(function) {
+	if !h.Runner.Table().HasQueue(function) {
 		return answer{}, fmt.Errorf("no function %q in the chain table", function)
 	}
 	body, err := payload(env.Data[MessageBinding])
@@ -132,15 +132,6 @@ func (h *Handler) step(ctx context.Context, function string, env envelope, invoc
 		return answer{}, err
 	}
 	return answer{Outputs: map[string]any{}, Logs: []string{fmt.Sprintf("%s handled message %s (attempt %d)", function, d.ID, d.DeliveryCount)}}, nil
-}
-
-func (h *Handler) knownQueue(name string) bool {
-	for _, q := range h.Runner.Table().Queues() {
-		if q == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) harvest(ctx context.Context) (answer, error) {

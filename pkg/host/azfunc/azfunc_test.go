@@ -17,15 +17,11 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
-	"github.com/ctsync/ctsync/pkg/chain"
-	"github.com/ctsync/ctsync/pkg/entra"
-	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/azfunc"
+	"github.com/ctsync/ctsync/pkg/host/hosttest"
 	"github.com/ctsync/ctsync/pkg/host/settle"
-	"github.com/ctsync/ctsync/pkg/steps"
-	"github.com/ctsync/ctsync/pkg/store"
 )
 
 var update = flag.Bool("update", false, "rewrite functions/*/function.json from the chain table")
@@ -34,7 +30,7 @@ var update = flag.Bool("update", false, "rewrite functions/*/function.json from 
 var functionsDir = filepath.Join("..", "..", "..", "functions")
 
 func TestBindingsMatchTheFilesUnderFunctions(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	want := azfunc.Bindings(a.Table)
 	for name, raw := range want {
 		path := filepath.Join(functionsDir, name, "function.json")
@@ -59,7 +55,7 @@ func TestBindingsMatchTheFilesUnderFunctions(t *testing.T) {
 }
 
 func TestInfraQueuesMatchTheChainTable(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	path := filepath.Join("..", "..", "..", "infra", "queues.json")
 	if *update {
 		if err := os.WriteFile(path, azfunc.Queues(a.Table), 0o644); err != nil {
@@ -87,31 +83,6 @@ func TestInfraQueuesMatchTheChainTable(t *testing.T) {
 		strings.Join(hostJSON.CustomHandler.Description.Arguments, " ") != "functions-host" {
 		t.Fatalf("host.json must start `ctsync functions-host`: %s %v", raw, err)
 	}
-}
-
-func startSim(t *testing.T) *graphsim.Server {
-	t.Helper()
-	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 100 * time.Millisecond, JobReplicationDelay: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	sim.AddSampleTenants()
-	return sim
-}
-
-func open(t *testing.T, sim *graphsim.Server) *app.App {
-	t.Helper()
-	a, err := app.Open(app.Config{StateDir: t.TempDir(),
-		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
-			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
-		Steps:  steps.Options{ReplicationWindow: time.Second, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 100 * time.Millisecond},
-		Policy: chain.Policy{MaxAttempts: 30, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
 }
 
 // functionsHost plays the Azure Functions host: it takes messages from the
@@ -185,65 +156,40 @@ func (f *functionsHost) deliver(queues ...string) (bus.Delivery, int, bool) {
 	return d, st, true
 }
 
-func onboardingRequest(t *testing.T) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "examples", "onboarding.requested.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev map[string]any
-	_ = json.Unmarshal(raw, &ev)
-	ev["data"].(map[string]any)["users"] = []string{graphsim.SampleUsers[0].ID}
-	ev["data"].(map[string]any)["groups"] = []string{graphsim.SampleGroup}
-	out, _ := json.Marshal(ev)
-	return out
-}
-
 func TestAnOnboardingRunsThroughTheCustomHandlerProtocol(t *testing.T) {
 	for _, doubleEncode := range []bool{false, true} {
 		t.Run("double-encoded bodies "+strconv.FormatBool(doubleEncode), func(t *testing.T) {
-			sim := startSim(t)
-			a := open(t, sim)
+			sim := hosttest.StartSim(t)
+			a := hosttest.Open(t, sim)
 			host := newFunctionsHost(t, a)
 			host.doubleEncode = doubleEncode
 			st, out := host.invoke(azfunc.IntakeFunction, map[string]any{azfunc.RequestBinding: map[string]any{
 				"Url": "https://ctsync.azurewebsites.net/api/intake", "Method": "POST", "Query": "{}", "Headers": map[string][]string{}, "Params": map[string]string{},
-				"Body": string(onboardingRequest(t))}}, map[string]any{})
+				"Body": string(hosttest.OnboardingRequest(t))}}, map[string]any{})
 			res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
 			if st != 200 || res["statusCode"] != "202" {
 				t.Fatalf("intake: %d %v", st, out)
 			}
 			var accepted struct{ OnboardingID string }
 			_ = json.Unmarshal([]byte(res["body"].(string)), &accepted)
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				o, _, err := a.Store.GetOnboarding(context.Background(), accepted.OnboardingID)
-				if err == nil && o.State == store.StateCompleted {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("onboarding ended %s at %s: %s", o.State, o.Step, o.Detail)
-				}
-				if _, st, ok := host.deliver(); ok && st != 200 {
+			hosttest.RunToCompletion(t, a, accepted.OnboardingID, func() bool {
+				_, st, ok := host.deliver()
+				if ok && st != 200 {
 					t.Fatalf("the handler answered %d", st)
-				} else if !ok {
-					time.Sleep(20 * time.Millisecond)
 				}
-			}
-			src := sim.Tenant(graphsim.SampleSourceTenant)
-			if len(src.ServicePrincipals) != 1 || len(src.ServicePrincipals[0].Jobs) != 1 || src.ServicePrincipals[0].Jobs[0].ScheduleState != "Active" {
-				t.Fatalf("source tenant: %+v", src.ServicePrincipals)
-			}
+				return ok
+			})
+			hosttest.AssertSyncRunning(t, sim)
 		})
 	}
 }
 
 func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
-	sim := startSim(t)
-	a := open(t, sim)
+	sim := hosttest.StartSim(t)
+	a := hosttest.Open(t, sim)
 	host := newFunctionsHost(t, a)
 	sim.Inject(graphsim.Fault{Method: "POST", PathContains: "/partners", Times: 100, Status: 503})
-	if _, err := app.Accept(context.Background(), a.Bus, a.Store, mustParse(t, onboardingRequest(t))); err != nil {
+	if _, err := app.Accept(context.Background(), a.Bus, a.Store, hosttest.Parse(t, hosttest.OnboardingRequest(t))); err != nil {
 		t.Fatal(err)
 	}
 	first, st, ok := host.deliver(app.FirstQueue)
@@ -258,34 +204,29 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 	if copyMsg.ID != first.ID+"/retry-1" || !strings.Contains(string(copyMsg.Body), `"ctsyncattempts":1`) {
 		t.Fatalf("copy %s %s", copyMsg.ID, copyMsg.Body)
 	}
-	_, steps, _ := a.Store.GetOnboarding(context.Background(), mustParseOnboarding(t, onboardingRequest(t)))
+	_, steps, _ := a.Store.GetOnboarding(context.Background(), hosttest.OnboardingID(t, hosttest.OnboardingRequest(t)))
 	if len(steps) != 1 || steps[0].Attempts != 2 {
 		t.Fatalf("the copy was not counted as the second attempt: %+v", steps)
 	}
 }
 
 func TestMalformedMessagesGoToTheDeadLetterQueueWithTheirReason(t *testing.T) {
-	a := open(t, startSim(t))
+	a := hosttest.Open(t, hosttest.StartSim(t))
 	host := newFunctionsHost(t, a)
-	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: []byte(`{"specversion":"1.0","id":"x","source":"/y","type":"onboarding.requested","data":{"onboardingId":"nope"}}`)}); err != nil {
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: hosttest.InvalidOnboarding}); err != nil {
 		t.Fatal(err)
 	}
 	if _, st, ok := host.deliver(app.FirstQueue); !ok || st != 200 {
 		t.Fatalf("%v %d", ok, st)
 	}
-	ds, _ := a.Bus.Receive(context.Background(), []string{settle.DeadLetterQueue}, 1, time.Minute)
-	if len(ds) != 1 {
-		t.Fatal("nothing reached the dead-letter queue")
-	}
-	var rec settle.DeadLetterRecord
-	if err := json.Unmarshal(ds[0].Body, &rec); err != nil || rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
-		t.Fatalf("dead letter %+v %v", rec, err)
+	if rec := hosttest.DeadLetterOf(t, a); rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
+		t.Fatalf("dead letter %+v", rec)
 	}
 }
 
 func TestIntakeRejectsInvalidEventsNamingTheField(t *testing.T) {
-	host := newFunctionsHost(t, open(t, startSim(t)))
-	body := strings.Replace(string(onboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
+	host := newFunctionsHost(t, hosttest.Open(t, hosttest.StartSim(t)))
+	body := strings.Replace(string(hosttest.OnboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
 	_, out := host.invoke(azfunc.IntakeFunction, map[string]any{azfunc.RequestBinding: map[string]any{"Method": "POST", "Body": body}}, map[string]any{})
 	res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
 	if res["statusCode"] != "400" || !strings.Contains(res["body"].(string), "data.users[0]") {
@@ -294,7 +235,7 @@ func TestIntakeRejectsInvalidEventsNamingTheField(t *testing.T) {
 }
 
 func TestTheTimerHarvestsAndTheHostProbeAnswers(t *testing.T) {
-	host := newFunctionsHost(t, open(t, startSim(t)))
+	host := newFunctionsHost(t, hosttest.Open(t, hosttest.StartSim(t)))
 	st, out := host.invoke(azfunc.HarvestFunction, map[string]any{"timer": map[string]any{"IsPastDue": false}}, map[string]any{})
 	if st != 200 || !strings.Contains(strings.Join(toStrings(out["Logs"]), " "), "harvested 0 configuration(s)") {
 		t.Fatalf("%d %v", st, out)
@@ -306,23 +247,6 @@ func TestTheTimerHarvestsAndTheHostProbeAnswers(t *testing.T) {
 	if st, _ := host.invoke("no-such-function", map[string]any{}, map[string]any{}); st != 500 {
 		t.Fatalf("unknown function answered %d", st)
 	}
-}
-
-func mustParse(t *testing.T, raw []byte) events.Event {
-	t.Helper()
-	ev, err := events.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
-
-func mustParseOnboarding(t *testing.T, raw []byte) string {
-	var o events.Onboarding
-	if err := mustParse(t, raw).DecodeData(&o); err != nil {
-		t.Fatal(err)
-	}
-	return o.OnboardingID
 }
 
 func toStrings(v any) []string {
