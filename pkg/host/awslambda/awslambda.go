@@ -75,7 +75,6 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, err
 			EventSource string `json:"eventSource"`
 		} `json:"Records"`
 		DetailType  string `json:"detail-type"`
-		Source      string `json:"source"`
 		SpecVersion string `json:"specversion"`
 		Action      string `json:"action"`
 	}
