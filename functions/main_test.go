@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/store"
 )
 
 var binary string
@@ -185,6 +187,9 @@ func TestHarvestOnceThenQueryTheLogs(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "harvested 1 configuration(s)") {
 		t.Fatalf("harvest: %d\n%s\n%s", code, out, errOut)
 	}
+	if !strings.Contains(errOut, "page(s),") || !strings.Contains(errOut, "records/s") {
+		t.Fatalf("harvest showed no progress (pages, records, rate):\n%s", errOut)
+	}
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -301,5 +306,19 @@ func TestStartedAsBootstrapTheBinaryServesLambda(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "ctsync lambda: AWS_LAMBDA_RUNTIME_API is not set") {
 		t.Fatalf("exit %d (%v): %s", code, err, out)
+	}
+}
+
+func TestProgressIsShownAtMostOncePerIntervalPerConfiguration(t *testing.T) {
+	shown := map[string]int{}
+	show := everyInterval(time.Hour, func(p harvest.Progress) { shown[p.Config.ServicePrincipalID]++ })
+	a := harvest.Progress{Config: store.Configuration{SourceTenantID: "t", ServicePrincipalID: "a"}}
+	b := harvest.Progress{Config: store.Configuration{SourceTenantID: "t", ServicePrincipalID: "b"}}
+	show(a)
+	show(a)
+	show(b)
+	show(a)
+	if shown["a"] != 1 || shown["b"] != 1 {
+		t.Fatalf("shown %v: want the first report of each configuration, then silence for the interval", shown)
 	}
 }

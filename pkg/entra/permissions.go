@@ -62,9 +62,6 @@ var access = map[Op]Access{
 	OpProvisioningLogs:    {"AuditLog.Read.All (with Directory.Read.All)", "Reports Reader"},
 }
 
-// AccessFor returns what op needs.
-func AccessFor(op Op) Access { return access[op] }
-
 // DeniedRemedy tells an administrator what to grant when op was refused in tenantID.
 func DeniedRemedy(op Op, tenantID string) string {
 	a, ok := access[op]

@@ -151,22 +151,6 @@ func RemedyOf(err error) string {
 	return ""
 }
 
-// WithRemedy returns a copy of a classified error carrying remedy. An
-// unclassified err becomes Invalid: a caller that knows the remedy knows the
-// failure is not going away by itself.
-func WithRemedy(err error, remedy string) error {
-	if err == nil {
-		return nil
-	}
-	var fe *Error
-	if errors.As(err, &fe) {
-		cp := *fe
-		cp.Remedy = remedy
-		return &cp
-	}
-	return &Error{Kind: Invalid, Err: err, Remedy: remedy}
-}
-
 // Canceled reports whether err comes from a cancelled or expired context,
 // which means the host is shutting down rather than that the step failed.
 func Canceled(err error) bool {

@@ -273,13 +273,6 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, &cp)
 }
 
-// ClearFaults removes every injected fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
-
 func (s *Server) matchFault(method, path, tenantID string) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
