@@ -26,21 +26,52 @@ const ContentType = "application/json"
 // Functions output bindings, SQS). CorrelationID is a CloudEvents extension
 // attribute shared by every event of one onboarding or harvest run.
 type Event struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            Type            `json:"type"`
-	Subject         string          `json:"subject,omitempty"`
-	Time            time.Time       `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	DataSchema      string          `json:"dataschema,omitempty"`
-	CorrelationID   string          `json:"correlationid"`
-	Data            json.RawMessage `json:"data"`
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            Type      `json:"type"`
+	Subject         string    `json:"subject,omitempty"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	DataSchema      string    `json:"dataschema,omitempty"`
+	CorrelationID   string    `json:"correlationid"`
+	// Attempts and WaitingSince are ctsync's redelivery extension
+	// attributes, set only on a copy the router requeued: the failed
+	// attempts so far, and since when the handler has been answering "not
+	// yet". Carried in the document so every transport (the embedded queue,
+	// Service Bus, SQS) keeps them alike.
+	Attempts     int             `json:"ctsyncattempts,omitempty"`
+	WaitingSince *time.Time      `json:"ctsyncwaitsince,omitempty"`
+	Data         json.RawMessage `json:"data"`
 
 	// NotBefore asks the bus to deliver the event no earlier than this time
 	// (a monitor re-check, a backoff). It travels as a bus property, not in
 	// the document.
 	NotBefore time.Time `json:"-"`
+
+	// payload is Data decoded into its type's Go struct, set by Parse, so
+	// a message is decoded once per hop.
+	payload any
+}
+
+// Payload returns the data decoded into its type's Go struct (a pointer,
+// e.g. *Onboarding), for an event that came from Parse; nil otherwise.
+func (e Event) Payload() any { return e.payload }
+
+// Paired is implemented by the data of every event about one tenant pair's
+// onboarding (Onboarding and the types that embed it).
+type Paired interface{ Pair() *Onboarding }
+
+// Pair implements Paired.
+func (o *Onboarding) Pair() *Onboarding { return o }
+
+// OnboardingOf returns the onboarding an event parsed by Parse is about.
+func OnboardingOf(e Event) (*Onboarding, bool) {
+	p, ok := e.payload.(Paired)
+	if !ok {
+		return nil, false
+	}
+	return p.Pair(), true
 }
 
 // New builds an event of type t carrying data. The chain fills in id, source,

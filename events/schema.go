@@ -38,6 +38,10 @@ func Schema(t Type) ([]byte, error) {
 			"datacontenttype": map[string]any{"type": "string", "pattern": `^application/json(;.*)?$`},
 			"dataschema":      map[string]any{"type": "string"},
 			"correlationid":   map[string]any{"type": "string", "description": "CloudEvents extension: shared by every event of one onboarding; defaults to data.onboardingId."},
+			"ctsyncattempts": map[string]any{"type": "integer", "minimum": 0, "maximum": maxAttempts,
+				"description": "CloudEvents extension, set by ctsync on a requeued copy: the failed attempts so far."},
+			"ctsyncwaitsince": map[string]any{"type": "string", "format": "date-time",
+				"description": "CloudEvents extension, set by ctsync on a requeued copy: since when the step has been waiting for Entra to catch up."},
 			"data": map[string]any{
 				"type":       "object",
 				"required":   required,

@@ -179,37 +179,72 @@ func Parse(body []byte) (Event, error) {
 	if e.CorrelationID, err = str("correlationid", false); err != nil {
 		return Event{}, err
 	}
+	if raw, ok := attrs["ctsyncattempts"]; ok {
+		if err := json.Unmarshal(raw, &e.Attempts); err != nil || e.Attempts < 0 || e.Attempts > maxAttempts {
+			return Event{}, invalid("ctsyncattempts", "must be a whole number from 0 to %d", maxAttempts)
+		}
+	}
+	if since, err := str("ctsyncwaitsince", false); err != nil {
+		return Event{}, err
+	} else if since != "" {
+		t, err := time.Parse(time.RFC3339Nano, since)
+		if err != nil {
+			return Event{}, invalid("ctsyncwaitsince", "not an RFC 3339 timestamp: %q", clip(since))
+		}
+		e.WaitingSince = &t
+	}
 	data, ok := attrs["data"]
 	if !ok || string(data) == "null" {
 		return Event{}, invalid("data", "required attribute is missing")
 	}
 	e.Data = data
-	if err := validateData(spec, data); err != nil {
+	payload, err := validateData(spec, data)
+	if err != nil {
 		return Event{}, err
 	}
+	e.payload = payload
 	return e, nil
 }
+
+// maxAttempts bounds the redelivery counter a message may claim.
+const maxAttempts = 10000
 
 // Validate checks an event built in memory, as Parse checks one read from a
 // queue. Producers call it before publishing so a bad event never leaves.
 func (e Event) Validate() error {
-	body, err := e.Encode()
-	if err != nil {
-		return invalid("event", "cannot encode: %v", err)
-	}
-	_, err = Parse(body)
+	_, _, err := e.Sealed()
 	return err
 }
 
-func validateData(spec Spec, data json.RawMessage) error {
+// Sealed encodes the event and checks the encoding as Parse would check it
+// on arrival. It returns the body to send and the event as the receiver will
+// see it (its payload decoded): what a producer needs, encoded once.
+func (e Event) Sealed() ([]byte, Event, error) {
+	body, err := e.Encode()
+	if err != nil {
+		return nil, Event{}, invalid("event", "cannot encode: %v", err)
+	}
+	if e.payload != nil && e.ID != "" && e.Source != "" && len(e.ID) <= 256 {
+		// Parsed already and only re-addressed since: checked once is enough.
+		return body, e, nil
+	}
+	parsed, err := Parse(body)
+	if err != nil {
+		return nil, Event{}, err
+	}
+	parsed.NotBefore = e.NotBefore
+	return body, parsed, nil
+}
+
+func validateData(spec Spec, data json.RawMessage) (any, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
-		return invalid("data", "must be a JSON object")
+		return nil, invalid("data", "must be a JSON object")
 	}
 	for _, name := range spec.Required {
 		raw, ok := obj[name]
 		if !ok || string(raw) == "null" {
-			return invalid("data."+name, "required field is missing (%s)", fields[name].doc)
+			return nil, invalid("data."+name, "required field is missing (%s)", fields[name].doc)
 		}
 	}
 	for _, name := range append(append([]string(nil), spec.Required...), spec.Optional...) {
@@ -218,17 +253,18 @@ func validateData(spec Spec, data json.RawMessage) error {
 			continue
 		}
 		if err := fields[name].check("data."+name, raw); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := crossCheck(obj); err != nil {
-		return err
+		return nil, err
 	}
+	payload := spec.NewData()
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(spec.NewData()); err != nil {
-		return invalid("data", "%v", err)
+	if err := dec.Decode(payload); err != nil {
+		return nil, invalid("data", "%v", err)
 	}
-	return nil
+	return payload, nil
 }
 
 func crossCheck(obj map[string]json.RawMessage) error {

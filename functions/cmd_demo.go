@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -45,9 +45,11 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		StateDir: dir,
 		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
 			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
-		Steps:  steps.Options{ReplicationWindow: 30 * time.Second, ReplicationPoll: 500 * time.Millisecond, MonitorInterval: time.Second},
-		Policy: chain.Policy{BaseDelay: 250 * time.Millisecond, MaxDelay: 2 * time.Second, MaxAttempts: 40},
-		Log:    env.logger(slog.LevelWarn),
+		Chain: app.ChainConfig{
+			Steps:  steps.Options{ReplicationWindow: 30 * time.Second, ReplicationPoll: 500 * time.Millisecond, MonitorInterval: time.Second},
+			Policy: chain.Policy{BaseDelay: 250 * time.Millisecond, MaxDelay: 2 * time.Second, MaxAttempts: 40},
+		},
+		Log: env.logger(slog.LevelWarn),
 	}
 	a, err := app.Open(cfg)
 	if err != nil {
@@ -57,28 +59,28 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	w := env.stdout
 	fmt.Fprintf(w, "ctsync demo — Graph + login emulator at %s\n  tenants: Contoso %s (source), Fabrikam %s (target)\n\n",
 		sim.URL, graphsim.SampleSourceTenant, graphsim.SampleTargetTenant)
-	id, err := app.Submit(ctx, a.Bus, a.Store, app.Request{SourceTenantID: graphsim.SampleSourceTenant, TargetTenantID: graphsim.SampleTargetTenant,
+	id, err := a.Intake.Submit(ctx, onboarding.Request{SourceTenantID: graphsim.SampleSourceTenant, TargetTenantID: graphsim.SampleTargetTenant,
 		Name: "Contoso to Fabrikam", Users: []string{graphsim.SampleUsers[0].ID, graphsim.SampleUsers[1].ID}, Groups: []string{graphsim.SampleGroup},
 		RequestedBy: "ctsync demo"})
 	if err != nil {
 		return err
 	}
-	settledWatch := a.Watch(id, events.SyncSteady, events.SyncQuarantined)
 	if err := waitForOnboarding(ctx, w, a, id); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nmonitoring the job until its first cycle completes…\n")
 	steadyCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	settled, err := settledWatch.Run(steadyCtx)
+	var o store.Onboarding
+	err = a.Host.RunUntil(steadyCtx, func(ctx context.Context) (bool, error) {
+		var err error
+		o, _, err = a.Store.GetOnboarding(ctx, id)
+		return o.SyncState != "", err
+	})
 	if err != nil {
 		return fmt.Errorf("the job did not settle: %w", err)
 	}
-	o, _, err := a.Store.GetOnboarding(ctx, id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "  job %s: %s (%s)\n", o.JobID, o.JobStatus, settled)
+	fmt.Fprintf(w, "  job %s: %s (%s)\n", o.JobID, o.JobStatus, o.LastEvent)
 	fmt.Fprintf(w, "  users now in Fabrikam, synchronized from Contoso:\n")
 	for _, u := range sim.Tenant(graphsim.SampleTargetTenant).Users {
 		if u.ExternalTenant != "" {
@@ -93,7 +95,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer jl.Close()
-	sum, err := a.Harvester(a.Bus, []harvest.Sink{jl}, harvest.Options{}).Run(ctx)
+	sum, err := a.Chain.Harvester(a.Store, a.Bus, []harvest.Sink{jl}, harvest.Options{}).Run(ctx)
 	if err != nil {
 		return err
 	}

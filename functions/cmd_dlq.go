@@ -9,6 +9,7 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/localdb"
 )
 
 func runDLQ(ctx context.Context, env *environment, args []string) error {
@@ -21,11 +22,13 @@ func runDLQ(ctx context.Context, env *environment, args []string) error {
 	if len(rest) == 0 {
 		return fmt.Errorf("%w: say list or replay", errUsage)
 	}
-	db, b, _, err := app.OpenState(env.stateDir())
+	st, err := app.OpenState(env.stateDir(), localdb.Options{})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
+	b := st.Bus
+
 	dls, err := b.DeadLetters(ctx)
 	if err != nil {
 		return err

@@ -10,12 +10,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ctsync/ctsync/events"
-	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus/servicebus"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/host/azfunc"
-	"github.com/ctsync/ctsync/pkg/host/settle"
 )
 
 // runFunctionsHost serves the Azure Functions custom handler protocol; host.json
@@ -38,37 +35,32 @@ func runFunctionsHost(ctx context.Context, env *environment, args []string) erro
 	if port == "" {
 		return errors.New("FUNCTIONS_CUSTOMHANDLER_PORT is not set: this command is started by the Azure Functions host (see host.json)")
 	}
-	a, hopts, err := env.openHarvestingHost(slog.LevelInfo, onNetworkShare)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	var sb *servicebus.Queue
+	var err error
 	switch ns, conn := env.getenv("ServiceBus__fullyQualifiedNamespace"), env.getenv("CTSYNC_SERVICEBUS_CONNECTION_STRING"); {
 	case ns != "":
 		cred, err := graph.PlatformCredential(env.getenv("ServiceBus__clientId"))
 		if err != nil {
 			return err
 		}
-		sb, err = servicebus.Connect(ns, cred, append(a.Table.Queues(), settle.DeadLetterQueue))
-		if err != nil {
+		if sb, err = servicebus.Connect(ns, cred, queueNames()); err != nil {
 			return err
 		}
 	case conn != "":
-		if sb, err = servicebus.Connect(conn, nil, append(a.Table.Queues(), settle.DeadLetterQueue)); err != nil {
+		if sb, err = servicebus.Connect(conn, nil, queueNames()); err != nil {
 			return err
 		}
 	default:
 		return errors.New("no Service Bus: set ServiceBus__fullyQualifiedNamespace (managed identity) or CTSYNC_SERVICEBUS_CONNECTION_STRING")
 	}
 	defer sb.Close(context.WithoutCancel(ctx))
-	h := &azfunc.Handler{
-		Runner:  a.RunnerOn(settle.Publishing{Out: sb}),
-		Harvest: a.Harvester(sb, nil, hopts).Run,
-		Intake:  func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, sb, a.Store, ev) },
-		Log:     a.Log,
+	host, closeStore, err := env.openCloudHost(sb)
+	if err != nil {
+		return err
 	}
-	return serveHandler(ctx, net.JoinHostPort("127.0.0.1", port), h, a.Log)
+	defer closeStore()
+	h := &azfunc.Handler{Host: host}
+	return serveHandler(ctx, net.JoinHostPort("127.0.0.1", port), h, host.Logger())
 }
 
 // serveHandler serves h until ctx ends, then lets running invocations finish.

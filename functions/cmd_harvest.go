@@ -27,7 +27,7 @@ func runHarvest(ctx context.Context, env *environment, args []string) error {
 	if !*once {
 		return fmt.Errorf("%w: add --once (`ctsync serve` harvests on a timer)", errUsage)
 	}
-	a, hopts, err := env.openHarvestingHost(slog.LevelWarn, onLocalDisk)
+	a, hopts, err := env.openHarvestingHost(slog.LevelWarn)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func runHarvest(ctx context.Context, env *environment, args []string) error {
 	}
 	defer closeSink()
 	hopts.Progress = progressPrinter(env.stderr)
-	sum, err := a.Harvester(a.Bus, []harvest.Sink{sink}, hopts).Run(ctx)
+	sum, err := a.Chain.Harvester(a.Store, a.Bus, []harvest.Sink{sink}, hopts).Run(ctx)
 	printSummary(env.stderr, sum)
 	if err != nil {
 		return err
@@ -52,13 +52,12 @@ func runHarvest(ctx context.Context, env *environment, args []string) error {
 // openHarvestingHost reads the local host's and the harvester's settings
 // and opens the host; its logger logs at level unless CTSYNC_LOG_LEVEL says
 // otherwise.
-func (e *environment) openHarvestingHost(level slog.Level, where stateLocation) (*app.App, harvest.Options, error) {
+func (e *environment) openHarvestingHost(level slog.Level) (*app.Local, harvest.Options, error) {
 	log := e.logger(level)
 	cfg, err := e.appConfig(log)
 	if err != nil {
 		return nil, harvest.Options{}, err
 	}
-	cfg.StateOnNetworkFilesystem = where == onNetworkShare
 	hopts, err := e.harvestOptions(log)
 	if err != nil {
 		return nil, harvest.Options{}, err
@@ -66,15 +65,6 @@ func (e *environment) openHarvestingHost(level slog.Level, where stateLocation) 
 	a, err := app.Open(cfg)
 	return a, hopts, err
 }
-
-// stateLocation says where the state directory lives: cloud hosts mount a
-// network share (Azure Files, Amazon EFS).
-type stateLocation int
-
-const (
-	onLocalDisk stateLocation = iota
-	onNetworkShare
-)
 
 // outputSink opens the JSON Lines destination: a file (exactly once) or a
 // stream such as stdout (at least once).

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"log/slog"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/ctsync/ctsync/events"
-	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus/sqs"
 	"github.com/ctsync/ctsync/pkg/host/awslambda"
-	"github.com/ctsync/ctsync/pkg/host/settle"
 )
 
 // runLambda serves AWS Lambda invocations; the binary runs this when it is
@@ -33,22 +29,16 @@ func runLambda(ctx context.Context, env *environment, args []string) error {
 		return errors.New("CTSYNC_STATE_DIR is not set: point it at the function's Amazon EFS mount (e.g. /mnt/ctsync); " +
 			"the store keeps create intents and harvest checkpoints that must outlive every Lambda instance")
 	}
-	a, hopts, err := env.openHarvestingHost(slog.LevelInfo, onNetworkShare)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	out, err := sqs.Connect(ctx, env.getenv("CTSYNC_QUEUE_PREFIX"))
 	if err != nil {
 		return err
 	}
-	h := &awslambda.Handler{
-		Runner:      a.RunnerOn(settle.Publishing{Out: out}),
-		Harvest:     a.Harvester(out, nil, hopts).Run,
-		Intake:      func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, out, a.Store, ev) },
-		QueuePrefix: out.Prefix,
-		Log:         a.Log,
+	host, closeStore, err := env.openCloudHost(out)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
+	h := &awslambda.Handler{Host: host, QueuePrefix: out.Prefix}
 	lambda.StartWithOptions(h.Invoke, lambda.WithContext(ctx))
 	return nil
 }

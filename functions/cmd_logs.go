@@ -10,6 +10,7 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
@@ -39,11 +40,13 @@ func runLogs(ctx context.Context, env *environment, args []string) error {
 			return fmt.Errorf("%w: --since %q is neither a duration (24h) nor an RFC 3339 time", errUsage, *since)
 		}
 	}
-	db, _, s, err := app.OpenState(env.stateDir())
+	st, err := app.OpenState(env.stateDir(), localdb.Options{})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
+	s := st.Store
+
 	recs, err := s.QueryRecords(ctx, q)
 	if err != nil {
 		return err

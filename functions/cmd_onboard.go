@@ -9,17 +9,17 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ctsync/ctsync/pkg/app"
-	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/localdb"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
 func runOnboard(ctx context.Context, env *environment, args []string) error {
 	fs := flag.NewFlagSet("onboard", flag.ContinueOnError)
-	var req app.Request
+	var req onboarding.Request
 	var users, groups stringList
 	fs.StringVar(&req.SourceTenantID, "source-tenant", "", "tenant id whose users are synchronized")
 	fs.StringVar(&req.TargetTenantID, "target-tenant", "", "tenant id that receives them")
@@ -61,7 +61,7 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer a.Close()
-	id, err := app.Submit(ctx, a.Bus, a.Store, req)
+	id, err := a.Intake.Submit(ctx, req)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -71,14 +71,19 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 }
 
 // queueOnboarding only posts the event; a running `ctsync serve` (or the next
-// `--wait`) carries it out.
-func queueOnboarding(ctx context.Context, env *environment, req app.Request) error {
-	db, b, s, err := app.OpenState(env.stateDir())
+// `--wait`) carries it out. It needs no Graph settings: the chain table is
+// declared without them.
+func queueOnboarding(ctx context.Context, env *environment, req onboarding.Request) error {
+	st, err := app.OpenState(env.stateDir(), localdb.Options{})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	id, err := app.Submit(ctx, b, s, req)
+	defer st.Close()
+	table, err := onboarding.Table(nil, nil)
+	if err != nil {
+		return err
+	}
+	id, err := onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store}.Submit(ctx, req)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -86,27 +91,26 @@ func queueOnboarding(ctx context.Context, env *environment, req app.Request) err
 	return nil
 }
 
-// waitForOnboarding runs the local host, printing each step's progress,
-// until the onboarding completed or failed.
-func waitForOnboarding(ctx context.Context, w io.Writer, a *app.App, id string) error {
+// waitForOnboarding runs the local host, printing each step's progress as
+// the store records it, until the onboarding completed or failed.
+func waitForOnboarding(ctx context.Context, w io.Writer, a *app.Local, id string) error {
 	o, _, err := a.Store.GetOnboarding(ctx, id)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "onboarding %s %q\n  source %s → target %s, %d user(s), %d group(s)\n",
 		id, o.Name, o.SourceTenantID, o.TargetTenantID, len(o.Users), len(o.Groups))
-	p := newProgress(w, a.Table)
-	a.Runner.Observe(func(r chain.Report) {
-		if r.OnboardingID == id {
-			p.print(r)
-		}
-	})
+	p := newProgress(w)
 	start := time.Now()
 	var final store.Onboarding
 	err = a.Host.RunUntil(ctx, func(ctx context.Context) (bool, error) {
-		o, _, err := a.Store.GetOnboarding(ctx, id)
+		o, steps, err := a.Store.GetOnboarding(ctx, id)
+		if err != nil {
+			return false, err
+		}
 		final = o
-		return o.State == store.StateCompleted || o.State == store.StateFailed, err
+		p.show(steps)
+		return o.State.Finished(), nil
 	})
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("stopped waiting while the onboarding was %s at step %s (%s); it continues with `ctsync serve`; follow it with `ctsync status %s`",
@@ -128,59 +132,50 @@ func waitForOnboarding(ctx context.Context, w io.Writer, a *app.App, id string) 
 	return nil
 }
 
-// progress prints one line per step outcome, numbered in chain order.
+// progress prints one line per change of a step's recorded state, numbered
+// in chain order.
 type progress struct {
-	mu      sync.Mutex
-	w       io.Writer
-	index   map[string]int
-	total   int
-	waiting map[string]bool
+	w     io.Writer
+	index map[string]int
+	title map[string]string
+	total int
+	seen  map[string]store.Step
 }
 
-func newProgress(w io.Writer, t *chain.Table) *progress {
-	p := &progress{w: w, index: map[string]int{}, waiting: map[string]bool{}}
-	for _, r := range t.Routes() {
-		if r.Onboarding {
-			p.total++
-			p.index[r.Step] = p.total
-		}
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, index: map[string]int{}, title: map[string]string{}, seen: map[string]store.Step{}}
+	for _, s := range onboarding.Steps() {
+		p.total++
+		p.index[s.Name], p.title[s.Name] = p.total, s.Title
 	}
 	return p
 }
 
-func (p *progress) print(r chain.Report) {
-	n, ok := p.index[r.Step]
-	if !ok || r.Outcome == "started" {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if r.Outcome == "waiting" {
-		// One line per wait, not one per poll.
-		if p.waiting[r.Step] {
-			return
+func (p *progress) show(steps []store.Step) {
+	slices.SortFunc(steps, func(a, b store.Step) int { return p.index[a.Name] - p.index[b.Name] })
+	for _, s := range steps {
+		n, ok := p.index[s.Name]
+		last, shown := p.seen[s.Name]
+		if !ok || (shown && last.State == s.State && last.Runs == s.Runs) {
+			continue
 		}
-		p.waiting[r.Step] = true
+		p.seen[s.Name] = s
+		if shown && last.State == s.State && s.State == store.StepWaiting {
+			continue // one line per wait, not one per poll
+		}
+		line := fmt.Sprintf("  %2d/%d %-52s %-8s", n, p.total, p.title[s.Name], s.State)
+		switch s.State {
+		case store.StepDone:
+			line += fmt.Sprintf(" %6.2fs  %s", s.Took.Seconds(), s.Detail)
+		default:
+			line += " " + oneLine(s.Detail)
+		}
+		fmt.Fprintln(p.w, strings.TrimRight(line, " "))
 	}
-	line := fmt.Sprintf("  %2d/%d %-52s %-8s", n, p.total, r.Title, r.Outcome)
-	switch r.Outcome {
-	case "done":
-		line += fmt.Sprintf(" %6.2fs  %s", r.Took.Seconds(), r.Note)
-	case "waiting":
-		line += " " + oneLine(r.Err)
-	case "retrying":
-		line += fmt.Sprintf(" attempt %d: %s; again in %s", r.Attempt, oneLine(r.Err), r.RetryIn.Round(time.Millisecond))
-	case "failed":
-		line += " " + oneLine(r.Err)
-	}
-	fmt.Fprintln(p.w, strings.TrimRight(line, " "))
 }
 
-func oneLine(err error) string {
-	if err == nil {
-		return ""
-	}
-	s := strings.Join(strings.Fields(err.Error()), " ")
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 220 {
 		s = s[:217] + "…"
 	}

@@ -27,7 +27,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 	}
-	a, hopts, err := env.openHarvestingHost(slog.LevelInfo, onLocalDisk)
+	a, hopts, err := env.openHarvestingHost(slog.LevelInfo)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		}
 		defer jl.Close()
 		hopts.Progress = progressLogger(log, 30*time.Second)
-		h := a.Harvester(a.Bus, []harvest.Sink{jl}, hopts)
+		h := a.Chain.Harvester(a.Store, a.Bus, []harvest.Sink{jl}, hopts)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
@@ -21,11 +22,13 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, _, s, err := app.OpenState(env.stateDir())
+	st, err := app.OpenState(env.stateDir(), localdb.Options{})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
+	s := st.Store
+
 	if len(rest) == 0 {
 		list, err := s.ListOnboardings(ctx, *limit)
 		if err != nil {

@@ -148,19 +148,19 @@ func (e *environment) appConfig(log *slog.Logger) (app.Config, error) {
 	if err != nil {
 		return app.Config{}, err
 	}
-	cfg := app.Config{StateDir: e.stateDir(), Graph: gc, Log: log, Steps: steps.Options{}, Policy: chain.Policy{}}
+	cfg := app.Config{StateDir: e.stateDir(), Graph: gc, Log: log, Chain: app.ChainConfig{Steps: steps.Options{}, Policy: chain.Policy{}}}
 	for name, into := range map[string]*time.Duration{
-		"CTSYNC_REPLICATION_WINDOW": &cfg.Steps.ReplicationWindow,
-		"CTSYNC_REPLICATION_POLL":   &cfg.Steps.ReplicationPoll,
-		"CTSYNC_MONITOR_INTERVAL":   &cfg.Steps.MonitorInterval,
-		"CTSYNC_RETRY_BASE_DELAY":   &cfg.Policy.BaseDelay,
-		"CTSYNC_RETRY_MAX_DELAY":    &cfg.Policy.MaxDelay,
+		"CTSYNC_REPLICATION_WINDOW": &cfg.Chain.Steps.ReplicationWindow,
+		"CTSYNC_REPLICATION_POLL":   &cfg.Chain.Steps.ReplicationPoll,
+		"CTSYNC_MONITOR_INTERVAL":   &cfg.Chain.Steps.MonitorInterval,
+		"CTSYNC_RETRY_BASE_DELAY":   &cfg.Chain.Policy.BaseDelay,
+		"CTSYNC_RETRY_MAX_DELAY":    &cfg.Chain.Policy.MaxDelay,
 	} {
 		if err := e.duration(name, into); err != nil {
 			return cfg, err
 		}
 	}
-	for name, into := range map[string]*int{"CTSYNC_WORKERS": &cfg.Workers, "CTSYNC_MAX_ATTEMPTS": &cfg.Policy.MaxAttempts} {
+	for name, into := range map[string]*int{"CTSYNC_WORKERS": &cfg.Workers, "CTSYNC_MAX_ATTEMPTS": &cfg.Chain.Policy.MaxAttempts} {
 		if err := e.integer(name, into); err != nil {
 			return cfg, err
 		}

@@ -1,21 +1,23 @@
-// Package app wires ctsync together for the local host: state directory,
-// embedded queue and store, Graph client, steps, chain table and runner. The
-// CLI, the demo and the end-to-end tests all start here.
+// Package app assembles ctsync per host from three parts, each built only
+// where it is used:
+//
+//   - State: the embedded database (queue and store) of the local host;
+//   - Chain: the steps on a Graph client, the chain table and the router's
+//     middleware stack — what every host runs;
+//   - Local: the local host itself (worker pool on the embedded queue),
+//     for the CLI, the demo and `ctsync serve`.
+//
+// The cloud hosts build a Chain and a router that settles through their
+// platform; they open no embedded queue and no local host.
 package app
 
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/bus"
@@ -24,25 +26,10 @@ import (
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/local"
 	"github.com/ctsync/ctsync/pkg/localdb"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
 )
-
-// Config is everything the local host needs.
-type Config struct {
-	StateDir string
-	// StateOnNetworkFilesystem says StateDir is a network share (cloud
-	// hosts), where the database must not use a write-ahead log.
-	StateOnNetworkFilesystem bool
-	Graph                    graph.Config
-	Steps                    steps.Options
-	Policy                   chain.Policy
-	Workers                  int
-	// Lock overrides the message lock duration (tests shorten it).
-	Lock time.Duration
-	Poll time.Duration
-	Log  *slog.Logger
-}
 
 // DefaultStateDir is $CTSYNC_STATE_DIR, else $XDG_STATE_HOME/ctsync, else
 // ~/.local/state/ctsync.
@@ -59,46 +46,155 @@ func DefaultStateDir(getenv func(string) string) string {
 	return ".ctsync"
 }
 
-// App is a wired local ctsync.
-type App struct {
-	DB     *sql.DB
-	Bus    *bus.Embedded
-	Store  *store.Embedded
-	Graph  *graph.Client
-	Steps  *steps.Steps
-	Table  *chain.Table
-	Runner *chain.Runner
-	Host   *local.Host
-	Log    *slog.Logger
-	policy chain.Policy
+// State is the embedded database: the durable queue and the store, in one
+// SQLite file, so a settlement and the progress it records commit together.
+type State struct {
+	DB    *sql.DB
+	Bus   *bus.Embedded
+	Store *store.Embedded
 }
 
-// OpenState opens only the state directory (queue and store), for commands
-// that do not talk to Graph (status, logs, dlq).
-func OpenState(dir string) (*sql.DB, *bus.Embedded, *store.Embedded, error) {
-	return openState(dir, localdb.Options{})
-}
-
-func openState(dir string, opts localdb.Options) (*sql.DB, *bus.Embedded, *store.Embedded, error) {
+// OpenState opens (creating) the state directory.
+func OpenState(dir string, opts localdb.Options) (*State, error) {
 	db, err := localdb.OpenWith(dir, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	b, err := bus.NewEmbedded(db)
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
 	s, err := store.NewEmbedded(db)
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return db, b, s, nil
+	return &State{DB: db, Bus: b, Store: s}, nil
 }
 
-// Open wires the whole local host.
-func Open(cfg Config) (*App, error) {
+// Close releases the state directory.
+func (s *State) Close() error { return s.DB.Close() }
+
+// OpenStore opens only the store of a state directory, without the queue:
+// what a cloud host, whose platform queues the messages, keeps state in.
+func OpenStore(dir string, opts localdb.Options) (*store.Embedded, func() error, error) {
+	db, err := localdb.OpenWith(dir, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := store.NewEmbedded(db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return s, db.Close, nil
+}
+
+// Settler settles on the embedded queue, committing each settlement's
+// progress in the same transaction.
+func (s *State) atomic(updates []store.Update) bus.Settler {
+	return s.Bus.Also(func(ctx context.Context, tx *sql.Tx) error { return store.SaveProgressTx(ctx, tx, updates...) })
+}
+
+// ChainConfig tunes the chain.
+type ChainConfig struct {
+	Steps  steps.Options
+	Policy chain.Policy
+	// HandlerTimeout bounds one handler run (default 4 minutes).
+	HandlerTimeout time.Duration
+	Log            *slog.Logger
+}
+
+// Chain is what every host runs: the steps on a Graph client, the table
+// that routes events to them, and the router's middleware.
+type Chain struct {
+	Graph *graph.Client
+	Steps *steps.Steps
+	Table *chain.Table
+	Log   *slog.Logger
+	stack chain.Stack
+}
+
+// NewChain wires the steps to gc and intents and declares the chain.
+func NewChain(gc *graph.Client, intents store.Intents, cfg ChainConfig) (*Chain, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HandlerTimeout <= 0 {
+		cfg.HandlerTimeout = 4 * time.Minute
+	}
+	st := steps.New(gc, intents, cfg.Steps)
+	table, err := onboarding.Table(st, log)
+	if err != nil {
+		return nil, err
+	}
+	policy := cfg.Policy.WithDefaults()
+	return &Chain{Graph: gc, Steps: st, Table: table, Log: log, stack: chain.Stack{
+		Policy: policy, ReplicationWindow: st.Options().ReplicationWindow, HandlerTimeout: cfg.HandlerTimeout,
+		Recorder: onboarding.NewRecorder(policy.MaxAttempts, nil), Alert: onboarding.StepFailed, Log: log,
+	}}, nil
+}
+
+// Router returns a router for the chain that settles through settler and
+// saves progress in progress.
+func (c *Chain) Router(settler bus.Settler, progress store.Progress) *chain.Router {
+	rec := c.stack.Recorder.(*onboarding.Recorder)
+	return &chain.Router{Table: c.Table, Settler: settler, Middleware: c.stack.Middleware(), Progress: progress,
+		Unreadable: rec.Unreadable, Log: c.Log}
+}
+
+// Policy is the router's retry policy, defaults filled in.
+func (c *Chain) Policy() chain.Policy { return c.stack.Policy }
+
+// Intake posts onboarding requests to queue, recording them in progress.
+func (c *Chain) Intake(queue bus.Publisher, progress store.Progress) onboarding.Intake {
+	return onboarding.Intake{Table: c.Table, Queue: queue, Progress: progress}
+}
+
+// Harvester returns a provisioning-log harvester over st that keeps records
+// in the embedded store (for `ctsync logs`), writes them to the extra sinks
+// and publishes provisioning.failed alerts to alerts (the local queue, or
+// the cloud's).
+func (c *Chain) Harvester(st *store.Embedded, alerts bus.Publisher, sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
+	opts.Alerts = func(ctx context.Context, evs []events.Event) error {
+		out, err := c.Table.Outgoing(evs...)
+		if err != nil {
+			return err
+		}
+		return alerts.Publish(ctx, out...)
+	}
+	if opts.Log == nil {
+		opts.Log = c.Log
+	}
+	return harvest.New(c.Graph, st, append([]harvest.Sink{harvest.StoreSink{Store: st}}, sinks...), opts)
+}
+
+// Config is everything the local host needs.
+type Config struct {
+	StateDir string
+	Graph    graph.Config
+	Chain    ChainConfig
+	Workers  int
+	// Lock overrides the message lock duration (tests shorten it).
+	Lock time.Duration
+	Poll time.Duration
+	Log  *slog.Logger
+}
+
+// Local is the local host: the embedded state, the chain, a router that
+// settles on the embedded queue, and the worker pool.
+type Local struct {
+	*State
+	*Chain
+	Router *chain.Router
+	Host   *local.Host
+	Intake onboarding.Intake
+}
+
+// Open wires the local host.
+func Open(cfg Config) (*Local, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -107,195 +203,25 @@ func Open(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, b, s, err := openState(cfg.StateDir, localdb.Options{NetworkFilesystem: cfg.StateOnNetworkFilesystem})
+	st, err := OpenState(cfg.StateDir, localdb.Options{})
 	if err != nil {
 		return nil, err
 	}
-	st := steps.New(gc, s, cfg.Steps)
-	routes := chain.OnboardingRoutes(st)
-	routes = append(routes, chain.MonitorRoutes(st)...)
-	routes = append(routes, chain.AlertRoutes(log)...)
-	table, err := chain.NewTable(routes...)
+	cfg.Chain.Log = log
+	c, err := NewChain(gc, st.Store, cfg.Chain)
 	if err != nil {
-		db.Close()
+		st.Close()
 		return nil, err
 	}
-	runner := chain.NewRunner(table, b, s, log, cfg.Policy)
-	policy := runner.Policy()
-	if budget, window := runner.Policy().Budget(), st.Options().ReplicationWindow; budget < window {
-		db.Close()
-		return nil, fmt.Errorf("retries give up after %s, sooner than the replication window of %s: a create still replicating "+
-			"would be dead-lettered; raise the retry attempts or delays, or shorten the window", budget.Round(time.Millisecond), window)
+	router := c.Router(st.Bus, st.Store)
+	router.Atomic = st.atomic
+	lock := cfg.Lock
+	if lock == 0 {
+		lock = c.stack.HandlerTimeout + time.Minute
 	}
-	// The queue's own poison limit sits above the runner's, so the runner's
-	// dead letter (with a reason a person can act on) comes first.
-	b.MaxDeliveryCount = runner.Policy().MaxAttempts + 3
-	host := &local.Host{Runner: runner, Bus: b, Workers: cfg.Workers, Lock: cfg.Lock, Poll: cfg.Poll, Log: log}
-	return &App{DB: db, Bus: b, Store: s, Graph: gc, Steps: st, Table: table, Runner: runner, Host: host, Log: log, policy: policy}, nil
-}
-
-// RunnerOn returns a runner for the same chain that settles through b: how
-// a cloud host, which receives messages from its platform, runs the steps.
-func (a *App) RunnerOn(b bus.Bus) *chain.Runner {
-	return chain.NewRunner(a.Table, b, a.Store, a.Log, a.policy)
+	host := &local.Host{Router: router, Bus: st.Bus, Workers: cfg.Workers, Lock: lock, Poll: cfg.Poll, Log: log}
+	return &Local{State: st, Chain: c, Router: router, Host: host, Intake: c.Intake(st.Bus, st.Store)}, nil
 }
 
 // Close releases the state directory.
-func (a *App) Close() error { return a.DB.Close() }
-
-// Request is what an onboarding asks for.
-type Request struct {
-	SourceTenantID string
-	TargetTenantID string
-	Name           string
-	Users          []string
-	Groups         []string
-	RequestedBy    string
-}
-
-// Submit validates a request, records it and posts onboarding.requested.
-// It returns the onboarding id.
-func Submit(ctx context.Context, b bus.Publisher, progress store.Progress, r Request) (string, error) {
-	id := uuid.NewString()
-	in := events.Onboarding{
-		OnboardingID: id, SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)),
-		TargetTenantID: strings.ToLower(strings.TrimSpace(r.TargetTenantID)), ConfigurationName: strings.TrimSpace(r.Name),
-		Users: lowerAll(r.Users), Groups: lowerAll(r.Groups), RequestedBy: r.RequestedBy,
-	}
-	ev, err := events.New(events.OnboardingRequested, in)
-	if err != nil {
-		return "", err
-	}
-	ev.Stamp("/ctsync/cli", id, id, time.Now())
-	if err := ev.Validate(); err != nil {
-		var ve *events.ValidationError
-		if errors.As(err, &ve) {
-			return "", fmt.Errorf("%s: %s", flagName(ve.Field), ve.Problem)
-		}
-		return "", err
-	}
-	return Accept(ctx, b, progress, ev)
-}
-
-// Accept records a valid onboarding.requested event as requested and posts
-// it to the first step's queue: the path of every intake (CLI, HTTP).
-func Accept(ctx context.Context, b bus.Publisher, progress store.Progress, ev events.Event) (string, error) {
-	var in events.Onboarding
-	if err := ev.DecodeData(&in); err != nil {
-		return "", err
-	}
-	if ev.CorrelationID == "" {
-		ev.CorrelationID = in.OnboardingID
-	}
-	if ev.Subject == "" {
-		ev.Subject = in.OnboardingID
-	}
-	body, err := ev.Encode()
-	if err != nil {
-		return "", err
-	}
-	if err := progress.SaveOnboarding(ctx, store.Onboarding{ID: in.OnboardingID, SourceTenantID: in.SourceTenantID, TargetTenantID: in.TargetTenantID,
-		Name: in.ConfigurationName, Users: in.Users, Groups: in.Groups, RequestedBy: in.RequestedBy, State: store.StateRequested}); err != nil {
-		return "", err
-	}
-	// Published straight to the first step's queue: the table is the only
-	// router, and onboarding.requested always goes to the same place.
-	if err := b.Publish(ctx, bus.Outgoing{ID: ev.ID, Queue: FirstQueue, Body: body}); err != nil {
-		return "", err
-	}
-	return in.OnboardingID, nil
-}
-
-// FirstQueue is the queue onboarding.requested goes to. A test checks it
-// against the chain table.
-const FirstQueue = "ensure-target-partner"
-
-// flagName translates an event field into the CLI flag that sets it.
-func flagName(field string) string {
-	switch {
-	case strings.HasPrefix(field, "data.sourceTenantId"):
-		return "--source-tenant"
-	case strings.HasPrefix(field, "data.targetTenantId"):
-		return "--target-tenant"
-	case strings.HasPrefix(field, "data.configurationName"):
-		return "--name"
-	case strings.HasPrefix(field, "data.users"):
-		return "--user" + strings.TrimPrefix(field, "data.users")
-	case strings.HasPrefix(field, "data.groups"):
-		return "--group" + strings.TrimPrefix(field, "data.groups")
-	}
-	return field
-}
-
-func lowerAll(in []string) []string {
-	var out []string
-	for _, s := range in {
-		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// Harvester returns a provisioning-log harvester that keeps records in the
-// embedded store (for `ctsync logs`), writes them to the extra sinks and
-// publishes provisioning.failed alerts through alerts (the local queue, or
-// Service Bus in Azure).
-func (a *App) Harvester(alerts bus.Publisher, sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
-	opts.Alerts = func(ctx context.Context, evs []events.Event) error {
-		out, err := a.Runner.Outgoing(evs...)
-		if err != nil {
-			return err
-		}
-		return alerts.Publish(ctx, out...)
-	}
-	if opts.Log == nil {
-		opts.Log = a.Log
-	}
-	return harvest.New(a.Graph, a.Store, append([]harvest.Sink{harvest.StoreSink{Store: a.Store}}, sinks...), opts)
-}
-
-// Watch notices when a step of the onboarding produces one of the event
-// types. It observes from the moment it is created, so create it before
-// running the host for whatever may produce them.
-type Watch struct {
-	a    *App
-	stop func()
-	mu   sync.Mutex
-	got  events.Type
-}
-
-// Watch starts watching.
-func (a *App) Watch(onboardingID string, types ...events.Type) *Watch {
-	w := &Watch{a: a}
-	w.stop = a.Runner.Observe(func(r chain.Report) {
-		if r.OnboardingID != onboardingID || r.Outcome != "done" {
-			return
-		}
-		for _, p := range r.Produced {
-			for _, t := range types {
-				if p == t {
-					w.mu.Lock()
-					w.got = t
-					w.mu.Unlock()
-				}
-			}
-		}
-	})
-	return w
-}
-
-// Seen returns the type seen, or "".
-func (w *Watch) Seen() events.Type {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.got
-}
-
-// Run runs the host until one of the types was produced (perhaps already),
-// then stops watching.
-func (w *Watch) Run(ctx context.Context) (events.Type, error) {
-	defer w.stop()
-	err := w.a.Host.RunUntil(ctx, func(context.Context) (bool, error) { return w.Seen() != "", nil })
-	return w.Seen(), err
-}
+func (l *Local) Close() error { return l.State.Close() }

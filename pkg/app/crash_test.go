@@ -72,15 +72,15 @@ func crashAndResume(t *testing.T, n int) {
 	h := newHarness(t, graphsim.Options{AppReplicationDelay: 3 * time.Second, JobReplicationDelay: 3 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var first *App
+	var first *Local
 	c := &crasher{after: int32(n)}
 	c.kill = func() {
 		cancel()
 		first.DB.Close()
 	}
 	slowReplication := func(cfg *Config) {
-		cfg.Steps.ReplicationWindow = 8 * time.Second
-		cfg.Policy.MaxAttempts, cfg.Policy.MaxDelay = 40, time.Second
+		cfg.Chain.Steps.ReplicationWindow = 8 * time.Second
+		cfg.Chain.Policy.MaxAttempts, cfg.Chain.Policy.MaxDelay = 40, time.Second
 	}
 	first = h.open(slowReplication, func(cfg *Config) { cfg.Graph.WrapTransport = c.wrap })
 	id := h.submit(first, pairRequest())

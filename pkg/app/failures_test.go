@@ -183,7 +183,7 @@ func TestDeniedIsDeadLetteredAtOnceWithWhatToGrant(t *testing.T) {
 	h.assertConfigured()
 }
 
-func drain(t *testing.T, a *App) {
+func drain(t *testing.T, a *Local) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -218,7 +218,7 @@ func TestMalformedAndInvalidEventsAreDeadLetteredWithTheField(t *testing.T) {
 	i := 0
 	for _, body := range cases {
 		i++
-		if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: fmt.Sprintf("bad-%d", i), Queue: FirstQueue, Body: body}); err != nil {
+		if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: fmt.Sprintf("bad-%d", i), Queue: "ensure-target-partner", Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,14 +252,5 @@ func TestMalformedAndInvalidEventsAreDeadLetteredWithTheField(t *testing.T) {
 	o, _, err := a.Store.GetOnboarding(context.Background(), ev.Data.OnboardingID)
 	if err != nil || o.State != store.StateFailed || !strings.Contains(o.Detail, "invalid event") {
 		t.Errorf("onboarding record %+v %v", o, err)
-	}
-}
-
-func TestFirstQueueIsWhereTheTableSendsOnboardingRequests(t *testing.T) {
-	h := newHarness(t, graphsim.Options{})
-	a := h.open()
-	q, ok := a.Table.QueueFor(events.OnboardingRequested)
-	if !ok || q != FirstQueue {
-		t.Fatalf("table routes onboarding.requested to %q, Submit publishes to %q", q, FirstQueue)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -73,14 +74,17 @@ func (h *harness) config() Config {
 		StateDir: h.dir,
 		Graph: graph.Config{AuthorityHost: h.sim.URL, GraphEndpoint: h.sim.URL, ClientID: h.sim.ClientID(),
 			ClientSecret: entra.Redacted(h.sim.ClientSecret()), RootCAs: h.sim.CA.Pool()},
-		Steps:   steps.Options{ReplicationWindow: 1500 * time.Millisecond, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 200 * time.Millisecond, MonitorChecks: 50},
-		Policy:  chain.Policy{MaxAttempts: 25, BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HandlerTimeout: 1500 * time.Millisecond},
+		Chain: ChainConfig{
+			Steps:          steps.Options{ReplicationWindow: 1500 * time.Millisecond, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 200 * time.Millisecond, MonitorChecks: 50},
+			Policy:         chain.Policy{MaxAttempts: 25, BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond},
+			HandlerTimeout: 1500 * time.Millisecond,
+		},
 		Workers: 2, Lock: 2 * time.Second, Poll: 20 * time.Millisecond,
 		Log: slog.New(slog.NewJSONHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 
-func (h *harness) open(mutate ...func(*Config)) *App {
+func (h *harness) open(mutate ...func(*Config)) *Local {
 	h.t.Helper()
 	cfg := h.config()
 	for _, m := range mutate {
@@ -94,14 +98,14 @@ func (h *harness) open(mutate ...func(*Config)) *App {
 	return a
 }
 
-func pairRequest() Request {
-	return Request{SourceTenantID: sourceTenant, TargetTenantID: targetTenant, Name: "Contoso to Fabrikam",
+func pairRequest() onboarding.Request {
+	return onboarding.Request{SourceTenantID: sourceTenant, TargetTenantID: targetTenant, Name: "Contoso to Fabrikam",
 		Users: []string{adele, lee}, Groups: []string{salesGroup}, RequestedBy: "CHG0042137"}
 }
 
-func (h *harness) submit(a *App, r Request) string {
+func (h *harness) submit(a *Local, r onboarding.Request) string {
 	h.t.Helper()
-	id, err := Submit(context.Background(), a.Bus, a.Store, r)
+	id, err := a.Intake.Submit(context.Background(), r)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -109,7 +113,13 @@ func (h *harness) submit(a *App, r Request) string {
 }
 
 // runToEnd runs the host until the onboarding completed or failed.
-func (h *harness) runToEnd(a *App, id string) store.Onboarding {
+func (h *harness) runToEnd(a *Local, id string) store.Onboarding {
+	h.t.Helper()
+	return h.runUntil(a, id, "finished", func(o store.Onboarding) bool { return o.State.Finished() })
+}
+
+// runUntil runs the host until the onboarding's record satisfies done.
+func (h *harness) runUntil(a *Local, id, what string, done func(store.Onboarding) bool) store.Onboarding {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -117,12 +127,27 @@ func (h *harness) runToEnd(a *App, id string) store.Onboarding {
 	err := a.Host.RunUntil(ctx, func(ctx context.Context) (bool, error) {
 		o, _, err := a.Store.GetOnboarding(ctx, id)
 		last = o
-		return err == nil && (o.State == store.StateCompleted || o.State == store.StateFailed), err
+		return err == nil && done(o), err
 	})
 	if err != nil {
-		h.t.Fatalf("onboarding %s did not finish (state %q, step %s: %s): %v", id, last.State, last.Step, last.Detail, err)
+		h.t.Fatalf("onboarding %s not %s (state %q, step %s: %s; last event %s, job %s): %v", id, what, last.State, last.Step, last.Detail,
+			last.LastEvent, last.JobStatus, err)
 	}
 	return last
+}
+
+// steps returns the onboarding's step records.
+func (h *harness) steps(a *Local, id string) map[string]store.Step {
+	h.t.Helper()
+	_, steps, err := a.Store.GetOnboarding(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]store.Step{}
+	for _, s := range steps {
+		out[s.Name] = s
+	}
+	return out
 }
 
 // assertConfigured checks the tenants hold exactly one of everything the

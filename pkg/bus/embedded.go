@@ -62,6 +62,10 @@ func NewEmbedded(db *sql.DB) (*Embedded, error) {
 	return &Embedded{db: db, MaxDeliveryCount: 10, DedupWindow: 7 * 24 * time.Hour, now: time.Now, wake: make(chan struct{}, 1)}, nil
 }
 
+// UseClock makes the queue read time from now (tests drive it with a fake
+// clock to cover hours of waits in milliseconds).
+func (b *Embedded) UseClock(now func() time.Time) { b.now = now }
+
 // Wake is signalled when messages may have become deliverable in this
 // process (published, retried, resubmitted), so idle consumers need not poll
 // fast. Messages published by other processes are found by polling.
@@ -217,39 +221,94 @@ func (b *Embedded) settle(ctx context.Context, d Delivery, fn func(tx *sql.Tx) e
 // Ack implements Bus: the produced messages and the settlement commit in one
 // transaction.
 func (b *Embedded) Ack(ctx context.Context, d Delivery, produced ...Outgoing) error {
-	return b.settle(ctx, d, func(tx *sql.Tx) error {
-		if err := b.publishTx(ctx, tx, produced); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM bus_messages WHERE queue = ? AND id = ?`, d.Queue, d.ID); err != nil {
-			return err
-		}
-		now := localdb.Millis(b.now())
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bus_settled (queue, id, settled_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET settled_at = excluded.settled_at`, d.Queue, d.ID, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM bus_settled WHERE settled_at < ?`, now-b.DedupWindow.Milliseconds())
-		return err
-	})
+	return b.settle(ctx, d, func(tx *sql.Tx) error { return b.ackTx(ctx, tx, d, produced) })
 }
 
-// Retry implements Bus.
-func (b *Embedded) Retry(ctx context.Context, d Delivery, delay time.Duration) error {
-	return b.settle(ctx, d, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE bus_messages SET lock_token = NULL, locked_until = 0, visible_at = ? WHERE queue = ? AND id = ?`,
-			localdb.Millis(b.now().Add(delay)), d.Queue, d.ID)
+func (b *Embedded) ackTx(ctx context.Context, tx *sql.Tx, d Delivery, produced []Outgoing) error {
+	if err := b.publishTx(ctx, tx, produced); err != nil {
 		return err
-	})
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM bus_messages WHERE queue = ? AND id = ?`, d.Queue, d.ID); err != nil {
+		return err
+	}
+	now := localdb.Millis(b.now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO bus_settled (queue, id, settled_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET settled_at = excluded.settled_at`, d.Queue, d.ID, now); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM bus_settled WHERE settled_at < ?`, now-b.DedupWindow.Milliseconds())
+	return err
+}
+
+// Retry implements Bus. The copy replaces the message in place (same id and
+// queue, the new body): nothing else can hold the id, and the delivery
+// count starts again because the copy's body carries the attempts.
+func (b *Embedded) Retry(ctx context.Context, d Delivery, next Outgoing) error {
+	return b.settle(ctx, d, func(tx *sql.Tx) error { return b.retryTx(ctx, tx, d, next) })
+}
+
+func (b *Embedded) retryTx(ctx context.Context, tx *sql.Tx, d Delivery, next Outgoing) error {
+	visible := b.now()
+	if next.NotBefore.After(visible) {
+		visible = next.NotBefore
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE bus_messages SET body = ?, delivery_count = 0, lock_token = NULL, locked_until = 0, visible_at = ?
+		WHERE queue = ? AND id = ?`, next.Body, localdb.Millis(visible), d.Queue, d.ID)
+	return err
 }
 
 // DeadLetter implements Bus.
 func (b *Embedded) DeadLetter(ctx context.Context, d Delivery, reason, description string, produced ...Outgoing) error {
-	return b.settle(ctx, d, func(tx *sql.Tx) error {
-		if err := b.publishTx(ctx, tx, produced); err != nil {
+	return b.settle(ctx, d, func(tx *sql.Tx) error { return b.deadLetterTx(ctx, tx, d, reason, description, produced) })
+}
+
+func (b *Embedded) deadLetterTx(ctx context.Context, tx *sql.Tx, d Delivery, reason, description string, produced []Outgoing) error {
+	if err := b.publishTx(ctx, tx, produced); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE bus_messages SET dead = 1, dead_reason = ?, dead_description = ?, dead_at = ?, lock_token = NULL, locked_until = 0 WHERE queue = ? AND id = ?`,
+		reason, description, localdb.Millis(b.now()), d.Queue, d.ID)
+	return err
+}
+
+// Also returns a Settler that settles like b and runs also in the same
+// transaction: a store in the same database commits what the step changed
+// (its progress) with the settlement, one write instead of two.
+func (b *Embedded) Also(also func(ctx context.Context, tx *sql.Tx) error) Settler {
+	return alsoSettler{b: b, also: also}
+}
+
+type alsoSettler struct {
+	b    *Embedded
+	also func(ctx context.Context, tx *sql.Tx) error
+}
+
+func (s alsoSettler) with(ctx context.Context, fn func(tx *sql.Tx) error) func(tx *sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE bus_messages SET dead = 1, dead_reason = ?, dead_description = ?, dead_at = ?, lock_token = NULL, locked_until = 0 WHERE queue = ? AND id = ?`,
-			reason, description, localdb.Millis(b.now()), d.Queue, d.ID)
+		return s.also(ctx, tx)
+	}
+}
+
+func (s alsoSettler) Ack(ctx context.Context, d Delivery, produced ...Outgoing) error {
+	return s.b.settle(ctx, d, s.with(ctx, func(tx *sql.Tx) error { return s.b.ackTx(ctx, tx, d, produced) }))
+}
+
+func (s alsoSettler) Retry(ctx context.Context, d Delivery, next Outgoing) error {
+	return s.b.settle(ctx, d, s.with(ctx, func(tx *sql.Tx) error { return s.b.retryTx(ctx, tx, d, next) }))
+}
+
+func (s alsoSettler) DeadLetter(ctx context.Context, d Delivery, reason, description string, produced ...Outgoing) error {
+	return s.b.settle(ctx, d, s.with(ctx, func(tx *sql.Tx) error { return s.b.deadLetterTx(ctx, tx, d, reason, description, produced) }))
+}
+
+// Abandon releases d's lock so the message is delivered again at once, its
+// delivery count kept (Service Bus's abandon): what a delivering host does
+// when a handler answers with a failure.
+func (b *Embedded) Abandon(ctx context.Context, d Delivery) error {
+	return b.settle(ctx, d, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE bus_messages SET lock_token = NULL, locked_until = 0 WHERE queue = ? AND id = ?`, d.Queue, d.ID)
 		return err
 	})
 }

@@ -29,8 +29,14 @@ const (
 	Invalid Kind = "invalid"
 )
 
-// Retryable reports whether a failure of this kind may succeed if tried again unchanged.
-func (k Kind) Retryable() bool { return k == Throttled || k == Transient }
+// Retryable is the one place that says which failures are worth another
+// attempt unchanged: throttling, transient faults, and conflicts (an ensure
+// step that runs again observes the object it collided with). Not found is
+// not retried: a step that expects an object to appear answers "not yet"
+// (a wait, bounded by the replication window) instead of failing, so a
+// not-found failure means the object is really absent. Denied and invalid
+// wait for a person.
+func (k Kind) Retryable() bool { return k == Throttled || k == Transient || k == Conflict }
 
 // Error is a classified failure. Op names the operation ("POST /policies/…"),
 // Tenant the tenant it ran against; Remedy, for permanent failures, tells a
@@ -46,16 +52,9 @@ type Error struct {
 	RetryAfter time.Duration
 	Remedy     string
 	Err        error
-	// Expected marks a wait that is part of normal operation (Entra
-	// replicating a new object), not a fault: it is retried like a transient
-	// failure but reported as waiting.
-	Expected bool
 }
 
 func (e *Error) Error() string {
-	if e.Expected {
-		return e.Message
-	}
 	var b strings.Builder
 	b.WriteString(string(e.Kind))
 	if e.Op != "" {
@@ -90,18 +89,6 @@ func (e *Error) Unwrap() error { return e.Err }
 // New returns a classified error with a message.
 func New(kind Kind, op, format string, args ...any) *Error {
 	return &Error{Kind: kind, Op: op, Message: fmt.Sprintf(format, args...)}
-}
-
-// Wait reports that a step must wait for the service to catch up and should
-// be retried after retryAfter.
-func Wait(retryAfter time.Duration, format string, args ...any) *Error {
-	return &Error{Kind: Transient, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter, Expected: true}
-}
-
-// IsWait reports whether err is an expected wait.
-func IsWait(err error) bool {
-	var fe *Error
-	return errors.As(err, &fe) && fe.Expected
 }
 
 // Wrap classifies err under kind unless it is already classified.

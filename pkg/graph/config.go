@@ -10,7 +10,8 @@
 //     CTSYNC_GRAPH_ENDPOINT;
 //   - the SDK's pitfalls: its default retry re-sends POSTs and its
 //     compression handler loses retried bodies, so the HTTP pipeline here
-//     retries reads only and sends bodies uncompressed; identitySynchronization
+//     retries nothing (the caller owns retries) and sends bodies
+//     uncompressed; identitySynchronization
 //     has no PATCH builder, so one is built by hand; ODataError.Error() panics
 //     on a missing message, so errors are read through nil-checked getters;
 //   - every failure classified (fault.Kind), with Retry-After and, for
@@ -77,11 +78,6 @@ type Config struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Timeout bounds one HTTP request; default 60 s.
 	Timeout time.Duration
-	// ReadRetries is how often a throttled or failed read is retried in
-	// process; MaxReadWait caps one wait (longer waits go back to the queue
-	// as a delayed retry). Defaults 3 and 20 s.
-	ReadRetries int
-	MaxReadWait time.Duration
 }
 
 // FromEnv reads the configuration from environment variables:
@@ -138,12 +134,6 @@ func (c *Config) normalize() error {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
-	}
-	if c.ReadRetries == 0 {
-		c.ReadRetries = 3
-	}
-	if c.MaxReadWait == 0 {
-		c.MaxReadWait = 20 * time.Second
 	}
 	return nil
 }

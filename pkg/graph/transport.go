@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,8 +16,11 @@ var clientOptions = core.GraphClientOptions{GraphServiceVersion: "beta", GraphSe
 // httpClient builds the Graph pipeline. It leaves out two SDK defaults on
 // purpose: the retry handler, which re-sends POSTs (a second configuration
 // app, a second job), and the compression handler, which loses the body of
-// a retried write. Reads are retried by readRetry; writes are retried by
-// the chain re-running the whole ensure step, which observes first.
+// a retried write. Nothing here retries: every failure, a throttled read
+// included, goes back to the caller classified with its Retry-After, and the
+// caller is the one retry owner of its path — the router for the steps (a
+// delayed copy of the message), the harvester's per-tenant budget for the
+// provisioning logs (so every 429 pauses the whole tenant).
 func (c Config) httpClient() *http.Client {
 	var base http.RoundTripper = c.baseTransport()
 	if c.WrapTransport != nil {
@@ -26,7 +28,6 @@ func (c Config) httpClient() *http.Client {
 	}
 	middleware := []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&clientOptions),
-		&readRetry{retries: c.ReadRetries, maxWait: c.MaxReadWait},
 		khttp.NewRedirectHandler(),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
@@ -38,62 +39,6 @@ func (c Config) httpClient() *http.Client {
 			return http.ErrUseLastResponse
 		},
 	}
-}
-
-// readRetry retries GETs answered 429, 503 or 504 (or not answered), waiting
-// what Retry-After says — seconds with fractions, or an HTTP date — or an
-// exponential backoff with jitter. A wait longer than maxWait is not done in
-// process: the response goes back up as a throttled error and the message is
-// redelivered later instead of holding a worker.
-type readRetry struct {
-	retries int
-	maxWait time.Duration
-}
-
-func (m *readRetry) Intercept(pipeline khttp.Pipeline, index int, req *http.Request) (*http.Response, error) {
-	resp, err := pipeline.Next(req, index)
-	if req.Method != http.MethodGet {
-		return resp, err
-	}
-	for attempt := 1; attempt <= m.retries; attempt++ {
-		if err == nil && !retryableStatus(resp.StatusCode) {
-			return resp, nil
-		}
-		if err != nil && req.Context().Err() != nil {
-			return resp, err
-		}
-		wait := backoff(attempt)
-		if err == nil {
-			if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-				wait = ra
-			}
-		}
-		if wait > m.maxWait {
-			return resp, err
-		}
-		if resp != nil {
-			resp.Body.Close()
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-req.Context().Done():
-			t.Stop()
-			return nil, req.Context().Err()
-		case <-t.C:
-		}
-		req.Header.Set("Retry-Attempt", strconv.Itoa(attempt))
-		resp, err = pipeline.Next(req, index)
-	}
-	return resp, err
-}
-
-func retryableStatus(code int) bool {
-	return code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
-}
-
-func backoff(attempt int) time.Duration {
-	base := 500 * time.Millisecond << (attempt - 1)
-	return base + time.Duration(rand.Int64N(int64(base/2)))
 }
 
 // parseRetryAfter reads Retry-After as (possibly fractional) seconds or an

@@ -273,8 +273,9 @@ func TestRecordsArrivingLateInsideTheOverlapAreCaught(t *testing.T) {
 func TestThrottlingIsHonouredAndTheBudgetSharesATenant(t *testing.T) {
 	window := time.Second
 	t.Run("a 429 pauses the tenant for its Retry-After", func(t *testing.T) {
-		// Reads are not retried in process here, so every 429 reaches the harvester.
-		f := newFixture(t, graphsim.Options{ReportsPerWindow: 5, ReportsWindow: window}, func(c *graph.Config) { c.MaxReadWait = time.Millisecond })
+		// Default Graph client settings: the client retries nothing, so every
+		// 429 reaches the harvester, which pauses the whole tenant.
+		f := newFixture(t, graphsim.Options{ReportsPerWindow: 5, ReportsWindow: window})
 		f.configure(tenantA, spA1, spA2)
 		want := append(f.records(tenantA, spA1, 650, 0), f.records(tenantA, spA2, 650, 0)...)
 		h, _ := f.harvester(Options{Budget: NewBudget(0, 0), MaxThrottled: 100})

@@ -8,22 +8,23 @@ import (
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // EnsureAssignments assigns every requested user and group to the
 // configuration app's msiam_access role (step 10): only assigned principals
 // are in the job's scope.
-func (s *Steps) EnsureAssignments(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) EnsureAssignments(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, err := s.source(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	current, err := source.ListAssignments(ctx, in.ServicePrincipalID)
 	if fault.Is(err, fault.NotFound) {
-		return nil, s.notYet(string(entra.OpListAssignments), "service principal %s is not readable yet (replication)", in.ServicePrincipalID)
+		return outcome.Result{}, s.notYet(string(entra.OpListAssignments), "service principal %s is not readable yet (replication)", in.ServicePrincipalID)
 	}
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	assigned := map[string]bool{}
 	for _, a := range current {
@@ -44,17 +45,17 @@ func (s *Steps) EnsureAssignments(ctx context.Context, in events.Onboarding) ([]
 		case fault.Is(err, fault.Conflict):
 			present++ // assigned by an earlier attempt whose answer was lost, or not listed yet
 		case fault.Is(err, fault.NotFound) && mentions(err, principal):
-			return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpAssign), Tenant: in.SourceTenantID,
+			return outcome.Result{}, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpAssign), Tenant: in.SourceTenantID,
 				Message: "principal " + principal + " does not exist in the source tenant",
 				Remedy:  "check the object id of that user or group in the source tenant and post a corrected onboarding"}
 		case fault.Is(err, fault.NotFound):
-			return nil, s.notYet(string(entra.OpAssign), "service principal %s is not readable yet (replication)", in.ServicePrincipalID)
+			return outcome.Result{}, s.notYet(string(entra.OpAssign), "service principal %s is not readable yet (replication)", in.ServicePrincipalID)
 		default:
-			return nil, err
+			return outcome.Result{}, err
 		}
 	}
 	note.Add(ctx, "assigned %d principal(s), %d already assigned", added, present)
-	return outcome(events.SourceAssignmentsEnsured, in)
+	return emit(events.SourceAssignmentsEnsured, in)
 }
 
 func mentions(err error, id string) bool {

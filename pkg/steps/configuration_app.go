@@ -8,6 +8,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // accessRole is the configuration app's only app role; users and groups are
@@ -22,10 +23,10 @@ const accessRole = "msiam_access"
 // unreadable for a while, so the create runs under a create-once intent per
 // tenant pair: a message redelivered after a successful instantiate finds the
 // intent and waits for the object instead of creating a second app.
-func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, err := s.source(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	key := "configuration-app/" + strings.ToLower(in.SourceTenantID) + "/" + strings.ToLower(in.TargetTenantID)
 	spID, err := s.ensureOnce(ctx, createOnce{
@@ -44,26 +45,26 @@ func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding
 		},
 	})
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	sp, err := source.GetServicePrincipal(ctx, spID)
 	if fault.Is(err, fault.NotFound) {
-		return nil, s.notYet(string(entra.OpGetSP), "service principal %s is not readable yet (replication)", spID)
+		return outcome.Result{}, s.notYet(string(entra.OpGetSP), "service principal %s is not readable yet (replication)", spID)
 	}
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if sp.DisplayName != in.ConfigurationName {
 		note.Add(ctx, "this tenant pair's configuration app is named %q; the requested name %q is used only when creating one", sp.DisplayName, in.ConfigurationName)
 	}
 	roleID, ok := sp.AppRoleNamed(accessRole)
 	if !ok {
-		return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpGetSP), Tenant: in.SourceTenantID,
+		return outcome.Result{}, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpGetSP), Tenant: in.SourceTenantID,
 			Message: "service principal " + sp.ID + " has no " + accessRole + " app role",
 			Remedy:  "it was not instantiated from template " + entra.CrossTenantSyncTemplateID + "; delete it or choose another configuration name"}
 	}
 	in.ServicePrincipalID, in.AppID, in.AppRoleID = sp.ID, sp.AppID, roleID
-	return outcome(events.SourceAppEnsured, in)
+	return emit(events.SourceAppEnsured, in)
 }
 
 // findConfigurationApp looks the app up by template and name. An app whose

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // MonitorJob re-reads a started job until it reaches steady state. Between
@@ -13,10 +14,10 @@ import (
 // entering quarantine raises sync.quarantined at once, with the remedy
 // Microsoft documents for its reason, instead of the e-mail Entra sends up to
 // a day later; monitoring goes on so the recovery is seen too.
-func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) ([]events.Event, error) {
+func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) (outcome.Result, error) {
 	_, job, err := s.sourceJob(ctx, prev.Onboarding)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	st := jobStatus(prev.Onboarding, job, prev.Check+1)
 	note.Add(ctx, "check %d: %s", st.Check, describeStatus(st))
@@ -41,14 +42,14 @@ func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) ([]events
 	switch {
 	case steady:
 		note.Add(ctx, "job reached steady state")
-		return append(out, events.MustNew(events.SyncSteady, st)), nil
+		return outcome.Emit(append(out, events.MustNew(events.SyncSteady, st))...), nil
 	case st.Check >= s.opts.MonitorChecks:
 		note.Add(ctx, "stopped monitoring after %d checks without steady state", st.Check)
-		return out, nil
+		return outcome.Emit(out...), nil
 	}
 	next := events.MustNew(events.SyncProgressed, st)
 	next.NotBefore = s.now().Add(s.opts.MonitorInterval)
-	return append(out, next), nil
+	return outcome.Emit(append(out, next)...), nil
 }
 
 // QuarantineRemedy is Microsoft's documented remedy for a quarantine reason

@@ -8,6 +8,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // ProvisionOnDemand provisions the first assigned user right away (step 11),
@@ -16,18 +17,18 @@ import (
 // assumed. Once the job runs, its cycles provision everyone and the step
 // makes no call. A user already in the target comes back Skipped
 // (RedundantExport), so a repeat is harmless.
-func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, job, err := s.sourceJob(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if job.ScheduleState == "Active" {
 		note.Add(ctx, "job already started; its cycles provision every assigned user")
-		return outcome(events.SourceOnDemandProvisioned, in)
+		return emit(events.SourceOnDemandProvisioned, in)
 	}
 	rules, err := source.SynchronizationRules(ctx, in.ServicePrincipalID, in.JobID)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	ruleID := ""
 	for _, r := range rules {
@@ -36,14 +37,14 @@ func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) ([]
 		}
 	}
 	if ruleID == "" {
-		return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpGetSchema), Tenant: in.SourceTenantID,
+		return outcome.Result{}, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpGetSchema), Tenant: in.SourceTenantID,
 			Message: "the job's schema has no " + entra.UserInboundRule + " rule",
 			Remedy:  "the job was not created from the Azure2Azure template or its schema was edited; restore the default schema"}
 	}
 	user := in.Users[0]
 	res, err := source.ProvisionOnDemand(ctx, in.ServicePrincipalID, in.JobID, ruleID, user)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	switch res.Result {
 	case "Success":
@@ -52,14 +53,14 @@ func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) ([]
 		note.Add(ctx, "user %s skipped on demand (%s %s)", user, res.ErrorCode, res.Reason)
 	case "Failure", "Failed":
 		if res.ErrorCode == policyCheckFailure {
-			return nil, policyFailureIsTransient(&fault.Error{Kind: fault.Invalid, Code: res.ErrorCode,
+			return outcome.Result{}, policyFailureIsTransient(&fault.Error{Kind: fault.Invalid, Code: res.ErrorCode,
 				Op: string(entra.OpProvisionOnDemand), Tenant: in.SourceTenantID, Message: res.Reason})
 		}
-		return nil, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpProvisionOnDemand), Tenant: in.SourceTenantID, Code: res.ErrorCode,
+		return outcome.Result{}, &fault.Error{Kind: fault.Invalid, Op: string(entra.OpProvisionOnDemand), Tenant: in.SourceTenantID, Code: res.ErrorCode,
 			Message: fmt.Sprintf("provisioning user %s on demand failed: %s", user, res.Reason),
 			Remedy:  "fix what the reason names for this user (see `ctsync logs --status failure`), or list another user first, then replay"}
 	default:
 		note.Add(ctx, "provision on demand for %s answered in a shape ctsync does not know; see the provisioning logs", user)
 	}
-	return outcome(events.SourceOnDemandProvisioned, in)
+	return emit(events.SourceOnDemandProvisioned, in)
 }

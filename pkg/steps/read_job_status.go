@@ -7,20 +7,21 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // ReadJobStatus reads the job once after it started (step 13), ending the
 // onboarding chain. A job that has not run yet shows Entra's "not run"
 // execution (state Failed, zero times, error None); that is reported as not
 // run, not as a failure.
-func (s *Steps) ReadJobStatus(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) ReadJobStatus(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	_, job, err := s.sourceJob(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	status := jobStatus(in, job, 1)
 	note.Add(ctx, "job %s: %s", in.JobID, describeStatus(status))
-	return outcome(events.SourceJobObserved, status)
+	return emit(events.SourceJobObserved, status)
 }
 
 func jobStatus(in events.Onboarding, job entra.Job, check int) events.JobStatus {

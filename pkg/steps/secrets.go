@@ -9,6 +9,7 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
@@ -36,28 +37,28 @@ func digest(secrets []entra.Secret) string {
 // them back, so ctsync remembers a digest of what it saved (in the intent
 // store, under "secrets/<service principal>") and saves again only when
 // they differ. Saving is a PUT of the whole set, safe to repeat.
-func (s *Steps) EnsureSecrets(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) EnsureSecrets(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, err := s.source(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	secrets := jobSecrets(in)
 	want := digest(secrets)
 	key := "secrets/" + strings.ToLower(in.ServicePrincipalID)
 	saved, ok, err := s.intents.Intent(ctx, key)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if ok && saved.State == store.IntentDone && saved.ObjectID == want {
 		note.Add(ctx, "credentials already saved")
-		return outcome(events.SourceSecretsEnsured, in)
+		return emit(events.SourceSecretsEnsured, in)
 	}
 	if err := source.SaveSecrets(ctx, in.ServicePrincipalID, secrets); err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if err := s.intents.CompleteIntent(ctx, key, want, s.now()); err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	note.Add(ctx, "saved credentials (CompanyId, AuthenticationType=SyncPolicy, notifications off)")
-	return outcome(events.SourceSecretsEnsured, in)
+	return emit(events.SourceSecretsEnsured, in)
 }

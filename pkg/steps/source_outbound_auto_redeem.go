@@ -4,17 +4,18 @@ import (
 	"context"
 
 	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // EnsureSourceOutboundAutoRedeem suppresses consent prompts for users going
 // to the target tenant (step 5).
-func (s *Steps) EnsureSourceOutboundAutoRedeem(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) EnsureSourceOutboundAutoRedeem(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, err := s.source(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if err := s.ensureAutoRedeem(ctx, source, in.TargetTenantID, false); err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
-	return outcome(events.SourceAutoRedeemEnsured, in)
+	return emit(events.SourceAutoRedeemEnsured, in)
 }

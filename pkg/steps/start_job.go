@@ -5,22 +5,23 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // StartJob starts the synchronization job (step 12) unless its schedule is
 // already active.
-func (s *Steps) StartJob(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) StartJob(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, job, err := s.sourceJob(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if job.ScheduleState == "Active" {
 		note.Add(ctx, "job already started")
-		return outcome(events.SourceJobStarted, in)
+		return emit(events.SourceJobStarted, in)
 	}
 	if err := source.StartJob(ctx, in.ServicePrincipalID, in.JobID); err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	note.Add(ctx, "started job %s", in.JobID)
-	return outcome(events.SourceJobStarted, in)
+	return emit(events.SourceJobStarted, in)
 }

@@ -2,16 +2,23 @@
 // the order of Microsoft's article. Each is an idempotent ensure: it reads
 // the tenant, acts only where the tenant differs from what the onboarding
 // asks for, and returns the event that reports its outcome. No step knows
-// which step comes next; pkg/chain declares that.
+// which step comes next; the wiring (package onboarding) declares that.
+//
+// A step that finds Entra still replicating an object ctsync created answers
+// "not yet" (an outcome.Wait), which the router requeues without counting an
+// attempt and bounds by the replication window.
 package steps
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/outcome"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
@@ -90,21 +97,40 @@ func (s *Steps) sourceJob(ctx context.Context, in events.Onboarding) (entra.Dire
 	return source, job, err
 }
 
-// outcome is the one event an ensure step returns.
-func outcome(t events.Type, data any) ([]events.Event, error) {
-	ev, err := events.New(t, data)
-	if err != nil {
-		return nil, err
-	}
-	return []events.Event{ev}, nil
+// emit is the answer of an ensure step that is done: the one event that
+// reports its outcome.
+func emit(t events.Type, data any) (outcome.Result, error) { return outcome.Of(t, data) }
+
+// waiting is how a helper deep inside a step says "not yet" (Entra has not
+// caught up): it returns through the helpers like an error and Handle turns
+// it into an outcome.Wait, so it never reaches the router as a failure.
+type waiting struct{ outcome.Wait }
+
+func (w *waiting) Error() string { return w.Reason }
+
+// notYet is the answer while Entra catches up: look again after the
+// replication poll. op names the call that showed the lag.
+func (s *Steps) notYet(op, format string, args ...any) error {
+	return &waiting{outcome.Wait{After: s.opts.ReplicationPoll, Op: op, Reason: fmt.Sprintf(format, args...)}}
 }
 
-// notYet is the answer while Entra catches up: a wait, retried after a
-// short delay. op names the call that showed the lag, for the log.
-func (s *Steps) notYet(op, format string, args ...any) error {
-	e := fault.Wait(s.opts.ReplicationPoll, format, args...)
-	e.Op = op
-	return e
+// Handle adapts a step to the router: it takes the data the event carries
+// (decoded once, when the message was parsed) and turns a "not yet" into a
+// wait. T is events.Onboarding for the onboarding steps and
+// events.JobStatus for the monitor.
+func Handle[T any](step func(context.Context, T) (outcome.Result, error)) func(context.Context, events.Event) (outcome.Result, error) {
+	return func(ctx context.Context, ev events.Event) (outcome.Result, error) {
+		in, ok := ev.Payload().(*T)
+		if !ok || in == nil {
+			return outcome.Result{}, fault.New(fault.Invalid, string(ev.Type), "a %s event does not carry the data this step needs", ev.Type)
+		}
+		res, err := step(ctx, *in)
+		var w *waiting
+		if errors.As(err, &w) {
+			return outcome.Result{Wait: &w.Wait}, nil
+		}
+		return res, err
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -7,16 +7,17 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // EnsureSyncJob makes the configuration app have its Azure2Azure
 // synchronization job (step 8). Creating a job is not idempotent and a new
 // job may answer 404 for a while, so it runs under a create-once intent like
 // the app itself.
-func (s *Steps) EnsureSyncJob(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) EnsureSyncJob(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, err := s.source(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	jobID, err := s.ensureOnce(ctx, createOnce{
 		key:  "sync-job/" + strings.ToLower(in.ServicePrincipalID),
@@ -34,10 +35,10 @@ func (s *Steps) EnsureSyncJob(ctx context.Context, in events.Onboarding) ([]even
 		},
 	})
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	in.JobID = jobID
-	return outcome(events.SourceJobEnsured, in)
+	return emit(events.SourceJobEnsured, in)
 }
 
 // findJob returns the id of the app's Azure2Azure job, or "" when it has

@@ -7,6 +7,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // EnsureTargetIdentitySync lets the target tenant accept users synchronized
@@ -17,10 +18,10 @@ import (
 // article are handled: PUT answering Request_MultipleObjectsWithSameKeyValue
 // (it exists: read and PATCH) and PATCH answering Directory_ObjectNotFound
 // (it does not: PUT).
-func (s *Steps) EnsureTargetIdentitySync(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) EnsureTargetIdentitySync(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	target, err := s.target(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	want := entra.IdentitySync{DisplayName: in.ConfigurationName, SyncAllowed: true}
 	current, err := target.GetIdentitySync(ctx, in.SourceTenantID)
@@ -29,16 +30,16 @@ func (s *Steps) EnsureTargetIdentitySync(ctx context.Context, in events.Onboardi
 		note.Add(ctx, "user synchronization from %s already allowed", in.SourceTenantID)
 	case err == nil:
 		if err := s.allowIdentitySync(ctx, target, in.SourceTenantID, entra.IdentitySync{DisplayName: current.DisplayName, SyncAllowed: true}, want); err != nil {
-			return nil, err
+			return outcome.Result{}, err
 		}
 	case fault.Is(err, fault.NotFound):
 		if err := s.createIdentitySync(ctx, target, in.SourceTenantID, want); err != nil {
-			return nil, err
+			return outcome.Result{}, err
 		}
 	default:
-		return nil, err
+		return outcome.Result{}, err
 	}
-	return outcome(events.TargetIdentitySyncEnsured, in)
+	return emit(events.TargetIdentitySyncEnsured, in)
 }
 
 func (s *Steps) createIdentitySync(ctx context.Context, target entra.Directory, source string, want entra.IdentitySync) error {

@@ -4,17 +4,18 @@ import (
 	"context"
 
 	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // EnsureTargetPartner makes the target tenant's cross-tenant access policy
 // know the source tenant as a partner (step 1 of the article).
-func (s *Steps) EnsureTargetPartner(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) EnsureTargetPartner(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	target, err := s.target(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if _, err := s.ensurePartner(ctx, target, in.SourceTenantID); err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
-	return outcome(events.TargetPartnerEnsured, in)
+	return emit(events.TargetPartnerEnsured, in)
 }

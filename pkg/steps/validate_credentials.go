@@ -8,6 +8,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // policyCheckFailure is what validation, provisioning on demand and a job
@@ -34,24 +35,24 @@ func syncCredentials(in events.Onboarding) []entra.Secret {
 // the target tenant before the job is created (step 7). Once a job exists
 // the check has been passed and the job's own status reports connectivity,
 // so a re-run makes no call.
-func (s *Steps) ValidateCredentials(ctx context.Context, in events.Onboarding) ([]events.Event, error) {
+func (s *Steps) ValidateCredentials(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, err := s.source(ctx, in)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	job, err := s.findJob(ctx, source, in.ServicePrincipalID, in.JobID)
 	if err != nil {
-		return nil, err
+		return outcome.Result{}, err
 	}
 	if job != "" {
 		note.Add(ctx, "job %s exists; its connection was validated before it was created", job)
-		return outcome(events.SourceCredentialsValidated, in)
+		return emit(events.SourceCredentialsValidated, in)
 	}
 	if err := source.ValidateCredentials(ctx, in.ServicePrincipalID, syncCredentials(in)); err != nil {
-		return nil, policyFailureIsTransient(err)
+		return outcome.Result{}, policyFailureIsTransient(err)
 	}
 	note.Add(ctx, "connection to target tenant %s validated", in.TargetTenantID)
-	return outcome(events.SourceCredentialsValidated, in)
+	return emit(events.SourceCredentialsValidated, in)
 }
 
 // policyFailureIsTransient keeps retrying a policy check failure for a while:

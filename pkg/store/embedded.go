@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS onboardings (
 	detail         TEXT NOT NULL DEFAULT '',
 	remedy         TEXT NOT NULL DEFAULT '',
 	job_status     TEXT NOT NULL DEFAULT '',
+	sync_state     TEXT NOT NULL DEFAULT '',
 	created_at     INTEGER NOT NULL,
 	updated_at     INTEGER NOT NULL
 );
@@ -44,7 +45,9 @@ CREATE TABLE IF NOT EXISTS onboarding_steps (
 	step          TEXT NOT NULL,
 	state         TEXT NOT NULL,
 	attempts      INTEGER NOT NULL DEFAULT 0,
+	runs          INTEGER NOT NULL DEFAULT 0,
 	detail        TEXT NOT NULL DEFAULT '',
+	took_ms       INTEGER NOT NULL DEFAULT 0,
 	started_at    INTEGER NOT NULL,
 	updated_at    INTEGER NOT NULL,
 	PRIMARY KEY (onboarding_id, step)
@@ -58,10 +61,28 @@ CREATE TABLE IF NOT EXISTS intents (
 );
 `
 
+// columnsAdded are columns later versions added to existing tables.
+var columnsAdded = []struct{ table, column, def string }{
+	{"onboardings", "sync_state", "TEXT NOT NULL DEFAULT ''"},
+	{"onboarding_steps", "runs", "INTEGER NOT NULL DEFAULT 0"},
+	{"onboarding_steps", "took_ms", "INTEGER NOT NULL DEFAULT 0"},
+}
+
 // NewEmbedded creates the store's tables in db if needed.
 func NewEmbedded(db *sql.DB) (*Embedded, error) {
 	if _, err := db.Exec(embeddedSchema); err != nil {
 		return nil, fmt.Errorf("create store tables: %w", err)
+	}
+	for _, c := range columnsAdded {
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
+			return nil, fmt.Errorf("inspect %s: %w", c.table, err)
+		}
+		if n == 0 {
+			if _, err := db.Exec(`ALTER TABLE ` + c.table + ` ADD COLUMN ` + c.column + ` ` + c.def); err != nil {
+				return nil, fmt.Errorf("add %s.%s: %w", c.table, c.column, err)
+			}
+		}
 	}
 	if _, err := db.Exec(harvestSchema); err != nil {
 		return nil, fmt.Errorf("create harvest tables: %w", err)
@@ -94,15 +115,61 @@ func jsonList(l []string) string {
 
 // SaveOnboarding implements Progress.
 func (s *Embedded) SaveOnboarding(ctx context.Context, o Onboarding) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return mergeOnboarding(ctx, tx, o) })
+}
+
+// SaveProgress implements Progress.
+func (s *Embedded) SaveProgress(ctx context.Context, updates ...Update) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return SaveProgressTx(ctx, tx, updates...) })
+}
+
+// SaveProgressTx applies updates inside tx: the embedded queue's settlement
+// transaction, so a step's progress and its settlement are one write.
+func SaveProgressTx(ctx context.Context, tx *sql.Tx, updates ...Update) error {
+	for _, u := range updates {
+		if st := u.Step; st != nil {
+			now := st.UpdatedAt
+			if now.IsZero() {
+				now = time.Now()
+			}
+			_, err := tx.ExecContext(ctx, `
+				INSERT INTO onboarding_steps (onboarding_id, step, state, attempts, runs, detail, took_ms, started_at, updated_at)
+				VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+				ON CONFLICT (onboarding_id, step) DO UPDATE SET state = excluded.state, attempts = excluded.attempts, runs = runs + 1,
+					detail = CASE WHEN excluded.detail = '' THEN detail ELSE excluded.detail END, took_ms = excluded.took_ms,
+					updated_at = excluded.updated_at`,
+				st.OnboardingID, st.Name, string(st.State), st.Attempts, st.Detail, st.Took.Milliseconds(), localdb.Millis(now), localdb.Millis(now))
+			if err != nil {
+				return err
+			}
+		}
+		if u.Onboarding != nil {
+			if err := mergeOnboarding(ctx, tx, *u.Onboarding); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mergeOnboarding creates the onboarding or merges o into it: empty fields
+// never overwrite known ones; a state, when given, comes with its step,
+// detail and remedy, and a completed onboarding keeps its verdict against a
+// redelivered earlier step (running or waiting).
+func mergeOnboarding(ctx context.Context, tx *sql.Tx, o Onboarding) error {
 	now := localdb.Millis(time.Now())
 	if !o.UpdatedAt.IsZero() {
 		now = localdb.Millis(o.UpdatedAt)
 	}
-	state := o.State
-	_, err := s.db.ExecContext(ctx, `
+	keep := `state = 'completed' AND ? IN ('running', 'waiting')`
+	state := string(o.State)
+	_, err := tx.ExecContext(ctx, `
 		INSERT INTO onboardings (id, source_tenant, target_tenant, name, users, groups_json, requested_by, sp_id, app_id, app_role_id, job_id,
-			state, step, last_event, detail, remedy, job_status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(NULLIF(?, ''), 'requested'), ?, ?, ?, ?, ?, ?, ?)
+			state, step, last_event, detail, remedy, job_status, sync_state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(NULLIF(?, ''), 'requested'), ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			source_tenant = COALESCE(NULLIF(excluded.source_tenant, ''), source_tenant),
 			target_tenant = COALESCE(NULLIF(excluded.target_tenant, ''), target_tenant),
@@ -114,55 +181,27 @@ func (s *Embedded) SaveOnboarding(ctx context.Context, o Onboarding) error {
 			app_id        = COALESCE(NULLIF(excluded.app_id, ''), app_id),
 			app_role_id   = COALESCE(NULLIF(excluded.app_role_id, ''), app_role_id),
 			job_id        = COALESCE(NULLIF(excluded.job_id, ''), job_id),
-			state         = COALESCE(NULLIF(?, ''), state),
 			last_event    = COALESCE(NULLIF(excluded.last_event, ''), last_event),
-			detail        = COALESCE(NULLIF(excluded.detail, ''), detail),
 			job_status    = COALESCE(NULLIF(excluded.job_status, ''), job_status),
+			sync_state    = COALESCE(NULLIF(excluded.sync_state, ''), sync_state),
+			step   = CASE WHEN ? = '' OR `+keep+` THEN step ELSE excluded.step END,
+			detail = CASE WHEN ? = '' OR `+keep+` THEN detail ELSE excluded.detail END,
+			remedy = CASE WHEN ? = '' OR `+keep+` THEN remedy ELSE excluded.remedy END,
+			state  = CASE WHEN ? = '' OR `+keep+` THEN state ELSE excluded.state END,
 			updated_at    = excluded.updated_at`,
 		o.ID, o.SourceTenantID, o.TargetTenantID, o.Name, jsonList(o.Users), jsonList(o.Groups), o.RequestedBy,
-		o.ServicePrincipalID, o.AppID, o.AppRoleID, o.JobID, state, o.Step, o.LastEvent, o.Detail, o.Remedy, o.JobStatus, now, now, state)
+		o.ServicePrincipalID, o.AppID, o.AppRoleID, o.JobID, state, o.Step, o.LastEvent, o.Detail, o.Remedy, o.JobStatus, string(o.SyncState), now, now,
+		state, state, state, state, state, state, state, state)
 	return err
-}
-
-// SaveStep implements Progress.
-func (s *Embedded) SaveStep(ctx context.Context, st Step, onboardingState, remedy string) error {
-	now := st.UpdatedAt
-	if now.IsZero() {
-		now = time.Now()
-	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO onboarding_steps (onboarding_id, step, state, attempts, detail, started_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (onboarding_id, step) DO UPDATE SET state = excluded.state, attempts = MAX(attempts, excluded.attempts),
-				detail = CASE WHEN excluded.detail = '' THEN detail ELSE excluded.detail END, updated_at = excluded.updated_at`,
-			st.OnboardingID, st.Name, st.State, st.Attempts, st.Detail, localdb.Millis(now), localdb.Millis(now))
-		if err != nil {
-			return err
-		}
-		if onboardingState == "" {
-			return nil // a step outside the onboarding chain (monitor, alerts)
-		}
-		// A completed onboarding keeps its verdict when a redelivered
-		// message re-runs an earlier step.
-		_, err = tx.ExecContext(ctx, `
-			INSERT INTO onboardings (id, state, step, detail, remedy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET
-				state = CASE WHEN state = 'completed' AND excluded.state IN ('running', 'waiting') THEN state ELSE excluded.state END,
-				step = CASE WHEN state = 'completed' AND excluded.state IN ('running', 'waiting') THEN step ELSE excluded.step END,
-				detail = CASE WHEN state = 'completed' AND excluded.state IN ('running', 'waiting') THEN detail ELSE excluded.detail END,
-				remedy = excluded.remedy, updated_at = excluded.updated_at`,
-			st.OnboardingID, onboardingState, st.Name, st.Detail, remedy, localdb.Millis(now), localdb.Millis(now))
-		return err
-	})
 }
 
 func scanOnboarding(row interface{ Scan(...any) error }) (Onboarding, error) {
 	var o Onboarding
-	var users, groups string
+	var users, groups, state, syncState string
 	var created, updated int64
 	err := row.Scan(&o.ID, &o.SourceTenantID, &o.TargetTenantID, &o.Name, &users, &groups, &o.RequestedBy, &o.ServicePrincipalID,
-		&o.AppID, &o.AppRoleID, &o.JobID, &o.State, &o.Step, &o.LastEvent, &o.Detail, &o.Remedy, &o.JobStatus, &created, &updated)
+		&o.AppID, &o.AppRoleID, &o.JobID, &state, &o.Step, &o.LastEvent, &o.Detail, &o.Remedy, &o.JobStatus, &syncState, &created, &updated)
+	o.State, o.SyncState = State(state), SyncState(syncState)
 	if err != nil {
 		return o, err
 	}
@@ -173,7 +212,7 @@ func scanOnboarding(row interface{ Scan(...any) error }) (Onboarding, error) {
 }
 
 const onboardingColumns = `id, source_tenant, target_tenant, name, users, groups_json, requested_by, sp_id, app_id, app_role_id, job_id,
-	state, step, last_event, detail, remedy, job_status, created_at, updated_at`
+	state, step, last_event, detail, remedy, job_status, sync_state, created_at, updated_at`
 
 // GetOnboarding implements Progress.
 func (s *Embedded) GetOnboarding(ctx context.Context, id string) (Onboarding, []Step, error) {
@@ -184,7 +223,7 @@ func (s *Embedded) GetOnboarding(ctx context.Context, id string) (Onboarding, []
 	if err != nil {
 		return o, nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT onboarding_id, step, state, attempts, detail, started_at, updated_at
+	rows, err := s.db.QueryContext(ctx, `SELECT onboarding_id, step, state, attempts, runs, detail, took_ms, started_at, updated_at
 		FROM onboarding_steps WHERE onboarding_id = ? ORDER BY started_at, step`, id)
 	if err != nil {
 		return o, nil, err
@@ -193,10 +232,12 @@ func (s *Embedded) GetOnboarding(ctx context.Context, id string) (Onboarding, []
 	var steps []Step
 	for rows.Next() {
 		var st Step
-		var started, updated int64
-		if err := rows.Scan(&st.OnboardingID, &st.Name, &st.State, &st.Attempts, &st.Detail, &started, &updated); err != nil {
+		var state string
+		var started, updated, took int64
+		if err := rows.Scan(&st.OnboardingID, &st.Name, &state, &st.Attempts, &st.Runs, &st.Detail, &took, &started, &updated); err != nil {
 			return o, nil, err
 		}
+		st.State, st.Took = StepState(state), time.Duration(took)*time.Millisecond
 		st.StartedAt, st.UpdatedAt = localdb.FromMillis(started), localdb.FromMillis(updated)
 		steps = append(steps, st)
 	}

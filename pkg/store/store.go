@@ -27,52 +27,82 @@ type Onboarding struct {
 	AppID              string
 	AppRoleID          string
 	JobID              string
-	State              string // see the State constants
+	State              State
 	Step               string // the step running, waiting or failed, or the last one done
 	LastEvent          string
 	Detail             string
 	Remedy             string
-	JobStatus          string // last status the monitor saw
+	JobStatus          string    // last status the monitor saw
+	SyncState          SyncState // what the monitor concluded
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
 
+// State is where an onboarding stands.
+type State string
+
 // Onboarding states.
 const (
-	StateRequested = "requested"
-	StateRunning   = "running"
-	StateWaiting   = "waiting" // a step will be retried
-	StateCompleted = "completed"
-	StateFailed    = "failed"
+	StateRequested State = "requested"
+	StateRunning   State = "running"
+	StateWaiting   State = "waiting" // a step waits for Entra, or will be retried
+	StateCompleted State = "completed"
+	StateFailed    State = "failed"
+)
+
+// Finished reports whether the onboarding chain has ended, either way.
+func (s State) Finished() bool { return s == StateCompleted || s == StateFailed }
+
+// SyncState is what the monitor concluded about the running job.
+type SyncState string
+
+// Monitor conclusions; empty while the job has not settled.
+const (
+	SyncSteady      SyncState = "steady"
+	SyncQuarantined SyncState = "quarantined"
 )
 
 // Step is one step's record within an onboarding.
 type Step struct {
 	OnboardingID string
 	Name         string
-	State        string // running, done, waiting, failed
-	Attempts     int
-	Detail       string
+	State        StepState
+	Attempts     int           // the attempt the last run was (waits do not count)
+	Runs         int           // how often the step ran to a settlement
+	Detail       string        // what the step found or changed, or why it waits or failed
+	Took         time.Duration // how long the last run took
 	StartedAt    time.Time
 	UpdatedAt    time.Time
 }
 
+// StepState is a step's state.
+type StepState string
+
 // Step states.
 const (
-	StepRunning = "running"
-	StepDone    = "done"
-	StepWaiting = "waiting"
-	StepFailed  = "failed"
+	StepDone     StepState = "done"
+	StepWaiting  StepState = "waiting"  // Entra has not caught up yet
+	StepRetrying StepState = "retrying" // it failed and will be tried again
+	StepFailed   StepState = "failed"
 )
+
+// Update is one change of progress, as a step's settlement writes it: the
+// step's record and what the onboarding learned. An Onboarding whose State is
+// empty only merges the ids and status it carries; with a State it also sets
+// the current step, detail and remedy — except that a completed onboarding
+// keeps its verdict when a redelivered message re-runs an earlier step.
+type Update struct {
+	Step       *Step
+	Onboarding *Onboarding
+}
 
 // Progress records where onboardings stand.
 type Progress interface {
 	// SaveOnboarding creates the onboarding or merges what o knows into it:
 	// empty fields never overwrite known ones.
 	SaveOnboarding(ctx context.Context, o Onboarding) error
-	// SaveStep records a step's state and, unless onboardingState is empty,
-	// the onboarding's state, step, detail and remedy.
-	SaveStep(ctx context.Context, s Step, onboardingState, remedy string) error
+	// SaveProgress applies updates.
+	SaveProgress(ctx context.Context, updates ...Update) error
 	GetOnboarding(ctx context.Context, id string) (Onboarding, []Step, error)
 	ListOnboardings(ctx context.Context, limit int) ([]Onboarding, error)
 }

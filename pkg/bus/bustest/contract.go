@@ -94,13 +94,15 @@ func Contract(t *testing.T, newQueue func(t *testing.T) (bus.Bus, string), opts 
 		}
 	})
 
-	t.Run("retry delays the next delivery", func(t *testing.T) {
+	t.Run("retry replaces the message with a delayed copy", func(t *testing.T) {
 		b, q := newQueue(t)
-		if err := b.Publish(ctx, bus.Outgoing{ID: uniq("m"), Queue: q, Body: []byte(`{}`)}); err != nil {
+		id := uniq("m")
+		if err := b.Publish(ctx, bus.Outgoing{ID: id, Queue: q, Body: []byte(`{"attempts":0}`)}); err != nil {
 			t.Fatal(err)
 		}
 		ds := recv(t, b, q, 5*time.Second, 5*time.Second)
-		if err := b.Retry(ctx, ds[0], 700*time.Millisecond); err != nil {
+		next := bus.Outgoing{ID: id + "-copy", Queue: q, Body: []byte(`{"attempts":1}`), NotBefore: time.Now().Add(700 * time.Millisecond)}
+		if err := b.Retry(ctx, ds[0], next); err != nil {
 			t.Fatal(err)
 		}
 		if early := recv(t, b, q, 5*time.Second, 200*time.Millisecond); len(early) != 0 {
@@ -110,8 +112,15 @@ func Contract(t *testing.T, newQueue func(t *testing.T) (bus.Bus, string), opts 
 		if len(again) != 1 {
 			t.Fatal("not redelivered after the delay")
 		}
+		// The copy carries the new body, and its deliveries count afresh.
+		if string(again[0].Body) != `{"attempts":1}` || again[0].DeliveryCount != 1 {
+			t.Fatalf("redelivered %+v", again[0])
+		}
 		if err := b.Ack(ctx, again[0]); err != nil {
 			t.Fatal(err)
+		}
+		if ds := recv(t, b, q, time.Second, 300*time.Millisecond); len(ds) != 0 {
+			t.Fatalf("the original came back beside its copy: %+v", ds)
 		}
 	})
 

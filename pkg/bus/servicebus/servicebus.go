@@ -5,9 +5,9 @@
 // bridges:
 //   - a lock lasts as long as the queue says (LockDuration), not as long as
 //     the consumer asks;
-//   - abandoning a message redelivers it at once: a retry with a delay is a
-//     scheduled copy carrying the attempts so far, and the original is
-//     completed;
+//   - abandoning a message redelivers it at once: a retry is a scheduled
+//     copy (its body carries the attempts so far, see package bus), and the
+//     original is completed;
 //   - publishing and completing are two operations: Ack publishes first, so a
 //     crash in between redelivers the message and re-publishes the same
 //     event ids, which the queue's duplicate detection drops (the queues must
@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -31,10 +30,6 @@ import (
 
 // ContentType marks structured-mode CloudEvents.
 const ContentType = "application/cloudevents+json; charset=utf-8"
-
-// attemptsProperty carries the deliveries a message had before it was
-// re-sent as a delayed copy.
-const attemptsProperty = "ctsync-attempts"
 
 // Queue is a Service Bus-backed bus.
 type Queue struct {
@@ -107,15 +102,12 @@ func (q *Queue) receiver(queue string) (*azservicebus.Receiver, error) {
 	return r, nil
 }
 
-func message(m bus.Outgoing, attempts int) *azservicebus.Message {
+func message(m bus.Outgoing) *azservicebus.Message {
 	id, ct := m.ID, ContentType
 	msg := &azservicebus.Message{MessageID: &id, Body: m.Body, ContentType: &ct}
 	if !m.NotBefore.IsZero() && m.NotBefore.After(time.Now()) {
 		at := m.NotBefore.UTC()
 		msg.ScheduledEnqueueTime = &at
-	}
-	if attempts > 0 {
-		msg.ApplicationProperties = map[string]any{attemptsProperty: int64(attempts)}
 	}
 	return msg
 }
@@ -127,7 +119,7 @@ func (q *Queue) Publish(ctx context.Context, msgs ...bus.Outgoing) error {
 		if err != nil {
 			return err
 		}
-		if err := s.SendMessage(ctx, message(m, 0), nil); err != nil {
+		if err := s.SendMessage(ctx, message(m), nil); err != nil {
 			return fmt.Errorf("send %s to %s: %w", m.ID, m.Queue, err)
 		}
 	}
@@ -164,7 +156,7 @@ func (q *Queue) Receive(ctx context.Context, queues []string, max int, _ time.Du
 
 func (q *Queue) track(queue string, r *azservicebus.Receiver, m *azservicebus.ReceivedMessage) bus.Delivery {
 	token := hex.EncodeToString(m.LockToken[:])
-	d := bus.Delivery{ID: m.MessageID, Queue: queue, Body: m.Body, DeliveryCount: int(m.DeliveryCount) + priorAttempts(m), LockToken: token}
+	d := bus.Delivery{ID: m.MessageID, Queue: queue, Body: m.Body, DeliveryCount: int(m.DeliveryCount), LockToken: token}
 	if m.EnqueuedTime != nil {
 		d.EnqueuedAt = *m.EnqueuedTime
 	}
@@ -175,19 +167,6 @@ func (q *Queue) track(queue string, r *azservicebus.Receiver, m *azservicebus.Re
 	q.inflight[token] = inflight{msg: m, receiver: r}
 	q.mu.Unlock()
 	return d
-}
-
-func priorAttempts(m *azservicebus.ReceivedMessage) int {
-	switch v := m.ApplicationProperties[attemptsProperty].(type) {
-	case int64:
-		return int(v)
-	case int32:
-		return int(v)
-	case string:
-		n, _ := strconv.Atoi(v)
-		return n
-	}
-	return 0
 }
 
 // settle runs fn on d's received message and forgets it.
@@ -219,19 +198,12 @@ func (q *Queue) Ack(ctx context.Context, d bus.Delivery, produced ...bus.Outgoin
 	return q.settle(d, func(in inflight) error { return in.receiver.CompleteMessage(ctx, in.msg, nil) })
 }
 
-// Retry implements bus.Bus. Service Bus can only redeliver at once; a
-// delayed retry is a scheduled copy that carries the attempts so far.
-func (q *Queue) Retry(ctx context.Context, d bus.Delivery, delay time.Duration) error {
-	if delay <= 0 {
-		return q.settle(d, func(in inflight) error { return in.receiver.AbandonMessage(ctx, in.msg, nil) })
-	}
-	s, err := q.sender(d.Queue)
-	if err != nil {
-		return err
-	}
-	copyMsg := message(bus.Outgoing{ID: fmt.Sprintf("%s/retry-%d", d.ID, d.DeliveryCount), Queue: d.Queue, Body: d.Body,
-		NotBefore: time.Now().Add(delay)}, d.DeliveryCount)
-	if err := s.SendMessage(ctx, copyMsg, nil); err != nil {
+// Retry implements bus.Bus. Service Bus can only redeliver at once, and
+// only the same body: the copy is scheduled, then the original completed. A
+// crash in between sends the copy again under the same id, which duplicate
+// detection drops.
+func (q *Queue) Retry(ctx context.Context, d bus.Delivery, next bus.Outgoing) error {
+	if err := q.Publish(ctx, next); err != nil {
 		return fmt.Errorf("schedule retry of %s: %w", d.ID, err)
 	}
 	return q.settle(d, func(in inflight) error { return in.receiver.CompleteMessage(ctx, in.msg, nil) })

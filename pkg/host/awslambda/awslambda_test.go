@@ -21,10 +21,9 @@ import (
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/bus/sqs"
 	"github.com/ctsync/ctsync/pkg/graphsim"
-	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/awslambda"
+	"github.com/ctsync/ctsync/pkg/host/cloud"
 	"github.com/ctsync/ctsync/pkg/host/hosttest"
-	"github.com/ctsync/ctsync/pkg/host/settle"
 )
 
 const prefix = "ctsync-test-"
@@ -40,14 +39,9 @@ type lambdaService struct {
 	fn      *awslambda.Handler
 }
 
-func newLambdaService(t *testing.T, a *app.App, out bus.Publisher) *lambdaService {
+func newLambdaService(t *testing.T, a *app.Local, out bus.Publisher) *lambdaService {
 	t.Helper()
-	fn := &awslambda.Handler{
-		Runner:      a.RunnerOn(settle.Publishing{Out: out}),
-		Harvest:     a.Harvester(out, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
-		Intake:      func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, out, a.Store, ev) },
-		QueuePrefix: prefix,
-	}
+	fn := &awslambda.Handler{Host: hosttest.CloudHost(a, out), QueuePrefix: prefix}
 	return &lambdaService{t: t, queue: a.Bus, handler: lambda.NewHandler(fn.Invoke), fn: fn}
 }
 
@@ -106,7 +100,7 @@ func (l *lambdaService) deliver(max int, queues ...string) (batch []bus.Delivery
 	for _, d := range ds {
 		if again["sqs-"+d.LockToken] {
 			failed = append(failed, d)
-			if err := l.queue.Retry(context.Background(), d, 0); err != nil {
+			if err := l.queue.Abandon(context.Background(), d); err != nil {
 				l.t.Fatal(err)
 			}
 		} else if err := l.queue.Ack(context.Background(), d); err != nil {
@@ -124,7 +118,7 @@ func TestAnOnboardingRunsThroughTheLambdaFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var accepted awslambda.Accepted
+	var accepted cloud.Accepted
 	if err := json.Unmarshal(out, &accepted); err != nil || accepted.OnboardingID == "" {
 		t.Fatalf("intake answered %s: %v", out, err)
 	}
@@ -146,13 +140,13 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 	if _, err := svc.invoke(context.Background(), json.RawMessage(hosttest.OnboardingRequest(t))); err != nil {
 		t.Fatal(err)
 	}
-	first, failed := svc.deliver(1, app.FirstQueue)
+	first, failed := svc.deliver(1, hosttest.FirstQueue(t, a))
 	if len(first) != 1 || len(failed) != 0 {
 		t.Fatalf("first delivery: %d record(s), %d failed", len(first), len(failed))
 	}
 	time.Sleep(200 * time.Millisecond)
-	copies, _ := svc.deliver(1, app.FirstQueue)
-	if len(copies) != 1 || copies[0].ID != first[0].ID+"/retry-1" || !strings.Contains(string(copies[0].Body), `"ctsyncattempts":1`) {
+	copies, _ := svc.deliver(1, hosttest.FirstQueue(t, a))
+	if len(copies) != 1 || copies[0].ID != events.DeriveID(first[0].ID, "requeue", 0) || !strings.Contains(string(copies[0].Body), `"ctsyncattempts":1`) {
 		t.Fatalf("the retry copy did not arrive as such: %+v", copies)
 	}
 	_, stepsSeen, _ := a.Store.GetOnboarding(context.Background(), hosttest.OnboardingID(t, hosttest.OnboardingRequest(t)))
@@ -164,13 +158,14 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 func TestMalformedRecordsGoToTheDeadLetterQueueAndAreHandled(t *testing.T) {
 	a := hosttest.Open(t, hosttest.StartSim(t))
 	svc := newLambdaService(t, a, a.Bus)
-	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: hosttest.InvalidOnboarding}); err != nil {
+	first := hosttest.FirstQueue(t, a)
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: first, Body: hosttest.InvalidOnboarding}); err != nil {
 		t.Fatal(err)
 	}
-	if batch, failed := svc.deliver(1, app.FirstQueue); len(batch) != 1 || len(failed) != 0 {
+	if batch, failed := svc.deliver(1, first); len(batch) != 1 || len(failed) != 0 {
 		t.Fatalf("a dead-lettered record is handled: %d record(s), %d failed", len(batch), len(failed))
 	}
-	if rec := hosttest.DeadLetterOf(t, a); rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
+	if rec := hosttest.DeadLetterOf(t, a); rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != first {
 		t.Fatalf("dead letter %+v", rec)
 	}
 }
@@ -185,13 +180,13 @@ func (failingPublisher) Publish(context.Context, ...bus.Outgoing) error {
 func TestRecordsComeBackWhenTheirOutcomeCannotBePublished(t *testing.T) {
 	a := hosttest.Open(t, hosttest.StartSim(t))
 	svc := newLambdaService(t, a, failingPublisher{})
-	if _, err := app.Accept(context.Background(), a.Bus, a.Store, hosttest.Parse(t, hosttest.OnboardingRequest(t))); err != nil {
+	if _, err := a.Intake.Accept(context.Background(), hosttest.Parse(t, hosttest.OnboardingRequest(t))); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: []byte(`not json`)}); err != nil {
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: hosttest.FirstQueue(t, a), Body: []byte(`not json`)}); err != nil {
 		t.Fatal(err)
 	}
-	batch, failed := svc.deliver(10, app.FirstQueue)
+	batch, failed := svc.deliver(10, hosttest.FirstQueue(t, a))
 	if len(batch) != 2 || len(failed) != 2 {
 		t.Fatalf("%d record(s), %d asked for again; want both again", len(batch), len(failed))
 	}
@@ -206,7 +201,7 @@ func TestRecordsFromOtherQueuesAndNearTheDeadlineComeBack(t *testing.T) {
 		t.Fatalf("a record from an unknown queue: %s %v", out, err)
 	}
 
-	d.Queue = app.FirstQueue
+	d.Queue = hosttest.FirstQueue(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	out, err = svc.invoke(ctx, map[string]any{"Records": []any{record(d)}})
@@ -223,7 +218,7 @@ func TestSchedulesHarvestAndDirectInvocationsAreValidated(t *testing.T) {
 	svc := newLambdaService(t, a, a.Bus)
 	out, err := svc.invoke(context.Background(), map[string]any{"version": "0", "id": "e1", "detail-type": "Scheduled Event",
 		"source": "aws.events", "account": "123456789012", "time": "2026-11-23T02:00:00Z", "region": "eu-west-1", "detail": map[string]any{}})
-	var res awslambda.HarvestResult
+	var res cloud.HarvestReport
 	if err != nil || json.Unmarshal(out, &res) != nil || res.Configurations != 0 || res.Errors != nil {
 		t.Fatalf("scheduled harvest: %s %v", out, err)
 	}

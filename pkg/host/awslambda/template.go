@@ -11,7 +11,7 @@ import (
 // Deployment settings the template encodes; they follow Lambda's and SQS's
 // documented rules.
 const (
-	// FunctionTimeoutSeconds leaves room for the runner's handler timeout
+	// FunctionTimeoutSeconds leaves room for the router's handler timeout
 	// (4 minutes by default) and a batch's margin.
 	FunctionTimeoutSeconds = 300
 	// VisibilityTimeoutSeconds is at least six times the function timeout, as

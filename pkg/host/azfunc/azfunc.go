@@ -10,7 +10,7 @@
 // The host completes a message when the handler answers 2xx and abandons it
 // (immediate redelivery, no backoff) otherwise; a custom handler can neither
 // delay, nor dead-letter, nor set a message id through output bindings. So
-// the runner settles by publishing (package settle) with the Service Bus
+// the router settles by publishing (package settle) with the Service Bus
 // SDK, and the handler answers 2xx. Only a failure to send answers 500, and
 // the message comes back.
 package azfunc
@@ -21,16 +21,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/bus"
-	"github.com/ctsync/ctsync/pkg/chain"
-	"github.com/ctsync/ctsync/pkg/harvest"
-	"github.com/ctsync/ctsync/pkg/host/settle"
+	"github.com/ctsync/ctsync/pkg/host/cloud"
 )
 
 // Function names besides the step queues.
@@ -45,13 +41,7 @@ const (
 
 // Handler serves the custom handler protocol.
 type Handler struct {
-	Runner *chain.Runner
-	// Harvest runs one harvest (the timer function).
-	Harvest func(ctx context.Context) (harvest.Summary, error)
-	// Intake posts a validated onboarding.requested event and returns its
-	// onboarding id (the HTTP function).
-	Intake func(ctx context.Context, ev events.Event) (string, error)
-	Log    *slog.Logger
+	*cloud.Host
 }
 
 // envelope is the host's invocation request.
@@ -94,7 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// Non-2xx: the host abandons the message and it comes back.
-		h.log().Error("invocation failed", "function", function, "error", err)
+		h.Logger().Error("invocation failed", "function", function, "error", err)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
 		_ = json.NewEncoder(w).Encode(answer{Logs: []string{err.Error()}})
@@ -104,16 +94,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-func (h *Handler) log() *slog.Logger {
-	if h.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return h.Log
-}
-
 // step handles a Service Bus message for the step whose queue is function.
 func (h *Handler) step(ctx context.Context, function string, env envelope, invocation string) (answer, error) {
-	if !h.Runner.Table().HasQueue(function) {
+	if !h.Router.Table.HasQueue(function) {
 		return answer{}, fmt.Errorf("no function %q in the chain table", function)
 	}
 	body, err := payload(env.Data[MessageBinding])
@@ -121,39 +104,25 @@ func (h *Handler) step(ctx context.Context, function string, env envelope, invoc
 		return answer{}, fmt.Errorf("message binding: %w", err)
 	}
 	d := bus.Delivery{ID: metaString(env.Metadata["MessageId"]), Queue: function, Body: body,
-		DeliveryCount: metaInt(env.Metadata["DeliveryCount"]) + settle.AttemptsIn(body), LockToken: invocation}
+		DeliveryCount: metaInt(env.Metadata["DeliveryCount"]), LockToken: invocation}
 	if d.DeliveryCount == 0 {
 		d.DeliveryCount = 1
 	}
 	if d.ID == "" {
 		d.ID = invocation
 	}
-	if err := h.Runner.Process(ctx, d); err != nil {
+	if err := h.Router.Process(ctx, d); err != nil {
 		return answer{}, err
 	}
 	return answer{Outputs: map[string]any{}, Logs: []string{fmt.Sprintf("%s handled message %s (attempt %d)", function, d.ID, d.DeliveryCount)}}, nil
 }
 
 func (h *Handler) harvest(ctx context.Context) (answer, error) {
-	if h.Harvest == nil {
-		return answer{}, errors.New("no harvester configured")
-	}
-	sum, err := h.Harvest(ctx)
-	if errors.Is(err, harvest.ErrBusy) {
-		return answer{Outputs: map[string]any{}, Logs: []string{"harvest skipped: " + err.Error()}}, nil
-	}
+	report, err := h.RunHarvest(ctx)
 	if err != nil {
 		return answer{}, err
 	}
-	logs := []string{fmt.Sprintf("harvested %d configuration(s): %d page(s), %d record(s), %d new, %d failed provisioning",
-		sum.Configurations, sum.Pages, sum.Records, sum.Delivered, sum.Failures)}
-	for _, g := range sum.Gaps {
-		logs = append(logs, fmt.Sprintf("LOST: logs of %s from %s to %s expired before they were read", g.Config.ServicePrincipalID, g.From, g.To))
-	}
-	for _, e := range sum.Errors {
-		logs = append(logs, "error: "+e.Error())
-	}
-	return answer{Outputs: map[string]any{}, Logs: logs}, nil
+	return answer{Outputs: map[string]any{}, Logs: report.Lines()}, nil
 }
 
 // intake accepts an onboarding.requested CloudEvent posted over HTTP. The
@@ -174,19 +143,15 @@ func (h *Handler) intake(ctx context.Context, env envelope) answer {
 	if req.Method != "" && !strings.EqualFold(req.Method, http.MethodPost) {
 		return respond(http.StatusMethodNotAllowed, map[string]string{"error": "POST an onboarding.requested CloudEvent"})
 	}
-	ev, err := events.Parse([]byte(req.Body))
-	if err == nil && ev.Type != events.OnboardingRequested {
-		err = fmt.Errorf("type: only %s can be posted here, got %s", events.OnboardingRequested, ev.Type)
+	accepted, err := h.Accept(ctx, []byte(req.Body))
+	var invalid *cloud.InvalidRequest
+	switch {
+	case errors.As(err, &invalid):
+		return respond(http.StatusBadRequest, map[string]string{"error": invalid.Problem})
+	case err != nil:
+		return respond(http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 	}
-	if err != nil {
-		return respond(http.StatusBadRequest, map[string]string{"error": err.Error()})
-	}
-	id, err := h.Intake(ctx, ev)
-	if err != nil {
-		h.log().Error("intake failed", "error", err)
-		return respond(http.StatusServiceUnavailable, map[string]string{"error": "the onboarding could not be queued; retry"})
-	}
-	return respond(http.StatusAccepted, map[string]string{"onboardingId": id, "eventId": ev.ID})
+	return respond(http.StatusAccepted, accepted)
 }
 
 // payload reads a trigger's value: the host passes a JSON body either as JSON

@@ -18,10 +18,8 @@ import (
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/graphsim"
-	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/azfunc"
 	"github.com/ctsync/ctsync/pkg/host/hosttest"
-	"github.com/ctsync/ctsync/pkg/host/settle"
 )
 
 var update = flag.Bool("update", false, "rewrite functions/*/function.json from the chain table")
@@ -98,14 +96,9 @@ type functionsHost struct {
 	doubleEncode bool
 }
 
-func newFunctionsHost(t *testing.T, a *app.App) *functionsHost {
+func newFunctionsHost(t *testing.T, a *app.Local) *functionsHost {
 	t.Helper()
-	h := &azfunc.Handler{
-		Runner:  a.RunnerOn(settle.Publishing{Out: a.Bus}),
-		Harvest: a.Harvester(a.Bus, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
-		Intake:  func(ctx context.Context, ev events.Event) (string, error) { return app.Accept(ctx, a.Bus, a.Store, ev) },
-	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(&azfunc.Handler{Host: hosttest.CloudHost(a, a.Bus)})
 	t.Cleanup(srv.Close)
 	return &functionsHost{t: t, queue: a.Bus, handler: srv}
 }
@@ -150,7 +143,7 @@ func (f *functionsHost) deliver(queues ...string) (bus.Delivery, int, bool) {
 		if err := f.queue.Ack(context.Background(), d); err != nil {
 			f.t.Fatal(err)
 		}
-	} else if err := f.queue.Retry(context.Background(), d, 0); err != nil {
+	} else if err := f.queue.Abandon(context.Background(), d); err != nil {
 		f.t.Fatal(err)
 	}
 	return d, st, true
@@ -189,19 +182,19 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 	a := hosttest.Open(t, sim)
 	host := newFunctionsHost(t, a)
 	sim.Inject(graphsim.Fault{Method: "POST", PathContains: "/partners", Times: 100, Status: 503})
-	if _, err := app.Accept(context.Background(), a.Bus, a.Store, hosttest.Parse(t, hosttest.OnboardingRequest(t))); err != nil {
+	if _, err := a.Intake.Accept(context.Background(), hosttest.Parse(t, hosttest.OnboardingRequest(t))); err != nil {
 		t.Fatal(err)
 	}
-	first, st, ok := host.deliver(app.FirstQueue)
+	first, st, ok := host.deliver(hosttest.FirstQueue(t, a))
 	if !ok || st != 200 {
 		t.Fatalf("first delivery: %v %d", ok, st)
 	}
 	time.Sleep(200 * time.Millisecond)
-	copyMsg, st, ok := host.deliver(app.FirstQueue)
+	copyMsg, st, ok := host.deliver(hosttest.FirstQueue(t, a))
 	if !ok || st != 200 {
 		t.Fatalf("the retry copy did not arrive: %v %d", ok, st)
 	}
-	if copyMsg.ID != first.ID+"/retry-1" || !strings.Contains(string(copyMsg.Body), `"ctsyncattempts":1`) {
+	if copyMsg.ID != events.DeriveID(first.ID, "requeue", 0) || !strings.Contains(string(copyMsg.Body), `"ctsyncattempts":1`) {
 		t.Fatalf("copy %s %s", copyMsg.ID, copyMsg.Body)
 	}
 	_, steps, _ := a.Store.GetOnboarding(context.Background(), hosttest.OnboardingID(t, hosttest.OnboardingRequest(t)))
@@ -213,13 +206,14 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 func TestMalformedMessagesGoToTheDeadLetterQueueWithTheirReason(t *testing.T) {
 	a := hosttest.Open(t, hosttest.StartSim(t))
 	host := newFunctionsHost(t, a)
-	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: app.FirstQueue, Body: hosttest.InvalidOnboarding}); err != nil {
+	first := hosttest.FirstQueue(t, a)
+	if err := a.Bus.Publish(context.Background(), bus.Outgoing{ID: "bad", Queue: first, Body: hosttest.InvalidOnboarding}); err != nil {
 		t.Fatal(err)
 	}
-	if _, st, ok := host.deliver(app.FirstQueue); !ok || st != 200 {
+	if _, st, ok := host.deliver(first); !ok || st != 200 {
 		t.Fatalf("%v %d", ok, st)
 	}
-	if rec := hosttest.DeadLetterOf(t, a); rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != app.FirstQueue {
+	if rec := hosttest.DeadLetterOf(t, a); rec.Reason != "InvalidEvent" || !strings.Contains(rec.Description, "data.") || rec.Queue != first {
 		t.Fatalf("dead letter %+v", rec)
 	}
 }

@@ -1,6 +1,7 @@
 // Package hosttest holds what the cloud hosts' tests share: an emulator with
-// the sample tenants, an app wired to it with short waits, and a valid
-// onboarding request for them.
+// the sample tenants, a chain wired to it with short waits (on the embedded
+// queue, which stands in for Service Bus and SQS), the cloud host's shared
+// half on top of it, and a valid onboarding request for them.
 package hosttest
 
 import (
@@ -14,10 +15,13 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/host/cloud"
 	"github.com/ctsync/ctsync/pkg/host/settle"
 	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
@@ -35,19 +39,42 @@ func StartSim(t *testing.T) *graphsim.Server {
 	return sim
 }
 
-// Open wires an app to sim with a fresh state directory and fast retries.
-func Open(t *testing.T, sim *graphsim.Server) *app.App {
+// Open wires the chain to sim with a fresh state directory and fast retries.
+func Open(t *testing.T, sim *graphsim.Server) *app.Local {
 	t.Helper()
 	a, err := app.Open(app.Config{StateDir: t.TempDir(),
 		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
 			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
-		Steps:  steps.Options{ReplicationWindow: time.Second, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 100 * time.Millisecond},
-		Policy: chain.Policy{MaxAttempts: 30, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
+		Chain: app.ChainConfig{
+			Steps:  steps.Options{ReplicationWindow: time.Second, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 100 * time.Millisecond},
+			Policy: chain.Policy{MaxAttempts: 30, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
 	return a
+}
+
+// CloudHost is the cloud hosts' shared half over a's chain and store: a
+// router that settles by publishing to out (a's queue, as a stand-in for
+// the cloud's), an intake and a harvester publishing there too.
+func CloudHost(a *app.Local, out bus.Publisher) *cloud.Host {
+	return &cloud.Host{
+		Router:  a.Chain.Router(settle.Publishing{Out: out}, a.Store),
+		Harvest: a.Chain.Harvester(a.Store, out, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
+		Intake:  a.Chain.Intake(out, a.Store).Accept,
+	}
+}
+
+// FirstQueue is the queue the chain table sends onboarding requests to.
+func FirstQueue(t *testing.T, a *app.Local) string {
+	t.Helper()
+	q, ok := a.Table.QueueFor(events.OnboardingRequested)
+	if !ok {
+		t.Fatal("the table routes no onboarding.requested")
+	}
+	return q
 }
 
 // OnboardingRequest is the documented example event, for a sample user and
@@ -92,7 +119,7 @@ func OnboardingID(t *testing.T, raw []byte) string {
 // RunToCompletion hands messages to the host under test with deliver (which
 // reports whether one was due) until the onboarding completes, and fails the
 // test if it has not within 30 seconds.
-func RunToCompletion(t *testing.T, a *app.App, onboardingID string, deliver func() bool) {
+func RunToCompletion(t *testing.T, a *app.Local, onboardingID string, deliver func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -125,7 +152,7 @@ var InvalidOnboarding = []byte(`{"specversion":"1.0","id":"x","source":"/y","typ
 
 // DeadLetterOf reads the one record on the dead-letter queue that settling by
 // publishing writes to, failing the test when there is none.
-func DeadLetterOf(t *testing.T, a *app.App) settle.DeadLetterRecord {
+func DeadLetterOf(t *testing.T, a *app.Local) settle.DeadLetterRecord {
 	t.Helper()
 	ds, err := a.Bus.Receive(context.Background(), []string{settle.DeadLetterQueue}, 1, time.Minute)
 	if err != nil || len(ds) != 1 {

@@ -16,13 +16,12 @@ import (
 
 // Host is the local runtime.
 type Host struct {
-	Runner *chain.Runner
+	Router *chain.Router
 	Bus    *bus.Embedded
 	// Workers handle messages concurrently; default 4.
 	Workers int
 	// Lock is how long a received message stays invisible to other workers
-	// and processes; it must outlast the handler timeout. Default: the
-	// runner's handler timeout plus a minute.
+	// and processes; it must outlast the handler timeout. Default 5 minutes.
 	Lock time.Duration
 	// Poll is how often an idle worker looks for due messages; default 200 ms.
 	Poll time.Duration
@@ -37,7 +36,7 @@ func (h *Host) defaults() {
 		h.Workers = 4
 	}
 	if h.Lock == 0 {
-		h.Lock = h.Runner.Policy().HandlerTimeout + time.Minute
+		h.Lock = 5 * time.Minute
 	}
 	if h.Poll == 0 {
 		h.Poll = 200 * time.Millisecond
@@ -95,7 +94,7 @@ func (h *Host) worker(ctx, work context.Context) {
 			continue
 		}
 		for _, d := range ds {
-			if err := h.Runner.Process(work, d); err != nil && !errors.Is(err, bus.ErrLockLost) {
+			if err := h.Router.Process(work, d); err != nil && !errors.Is(err, bus.ErrLockLost) {
 				h.Log.Warn("message not settled; it returns when its lock expires", "message_id", d.ID, "error", err)
 			}
 		}

@@ -1,85 +1,42 @@
-// Package settle lets the chain runner settle messages on hosts that deliver
+// Package settle lets the router settle messages on hosts that deliver
 // them itself (Azure Functions, AWS Lambda). Such a host completes a message
 // when the handler succeeds and redelivers it at once otherwise; it can
-// neither delay a message nor dead-letter it with a reason. So the runner
-// settles by publishing: what a step produced, a delayed copy of a message
-// to retry (carrying its attempts so far) and a dead-letter record all go out
-// through a Publisher, and the handler then reports success. Only a failure
-// to publish is reported as a failure, and the message comes back.
+// neither delay a message nor dead-letter it with a reason. So the router
+// settles by publishing: what a step produced, the delayed copy of a message
+// to retry, and a dead-letter record all go out through a Publisher, and the
+// handler then reports success. Only a failure to publish is reported as a
+// failure, and the message comes back.
 package settle
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ctsync/ctsync/pkg/bus"
 )
 
-const (
-	// DeadLetterQueue receives what a step gave up on, with the reason.
-	DeadLetterQueue = "ctsync-deadletter"
-	// AttemptsAttribute is the CloudEvents extension attribute that carries
-	// the deliveries a message had before it was re-sent as a delayed copy.
-	AttemptsAttribute = "ctsyncattempts"
-)
+// DeadLetterQueue receives what a step gave up on, with the reason.
+const DeadLetterQueue = "ctsync-deadletter"
 
-// Publishing is the bus the runner settles through under a delivering host.
+// Publishing is the bus.Settler of a delivering host.
 type Publishing struct {
 	Out bus.Publisher
 	Now func() time.Time
 }
 
-var _ bus.Bus = Publishing{}
+var _ bus.Settler = Publishing{}
 
-// Publish implements bus.Bus.
-func (s Publishing) Publish(ctx context.Context, msgs ...bus.Outgoing) error {
-	return s.Out.Publish(ctx, msgs...)
-}
-
-// Receive implements bus.Bus; the host does the receiving.
-func (s Publishing) Receive(context.Context, []string, int, time.Duration) ([]bus.Delivery, error) {
-	return nil, errors.New("the host delivers messages")
-}
-
-// Ack implements bus.Bus: the products are sent; the host completes the
+// Ack implements bus.Settler: the products are sent; the host completes the
 // message when the handler reports success.
 func (s Publishing) Ack(ctx context.Context, d bus.Delivery, produced ...bus.Outgoing) error {
 	return s.Out.Publish(ctx, produced...)
 }
 
-// Retry implements bus.Bus with a delayed copy that carries the attempts.
-// Its id is derived from the original's, so a copy published twice is one
-// message wherever the queue de-duplicates.
-func (s Publishing) Retry(ctx context.Context, d bus.Delivery, delay time.Duration) error {
-	var attrs map[string]json.RawMessage
-	if err := json.Unmarshal(d.Body, &attrs); err != nil {
-		return fmt.Errorf("retry a message that is not JSON: %w", err)
-	}
-	attrs[AttemptsAttribute] = json.RawMessage(strconv.Itoa(d.DeliveryCount))
-	body, err := json.Marshal(attrs)
-	if err != nil {
-		return err
-	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	return s.Out.Publish(ctx, bus.Outgoing{ID: fmt.Sprintf("%s/retry-%d", strings.SplitN(d.ID, "/retry-", 2)[0], d.DeliveryCount),
-		Queue: d.Queue, Body: body, NotBefore: now().Add(delay)})
-}
-
-// AttemptsIn reads the attempts a delayed copy carries (0 for an original).
-func AttemptsIn(body []byte) int {
-	var attrs struct {
-		Attempts int `json:"ctsyncattempts"`
-	}
-	_ = json.Unmarshal(body, &attrs)
-	return max(attrs.Attempts, 0)
+// Retry implements bus.Settler: the copy is sent (delayed, carrying its
+// attempts in its body); the host completes the original.
+func (s Publishing) Retry(ctx context.Context, d bus.Delivery, next bus.Outgoing) error {
+	return s.Out.Publish(ctx, next)
 }
 
 // DeadLetterRecord is what DeadLetterQueue receives.
@@ -94,9 +51,14 @@ type DeadLetterRecord struct {
 	RawBody       string          `json:"rawBody,omitempty"`
 }
 
-// DeadLetter implements bus.Bus: the alert and the dead-letter record are sent.
+// DeadLetter implements bus.Settler: the alerts and the dead-letter record
+// are sent.
 func (s Publishing) DeadLetter(ctx context.Context, d bus.Delivery, reason, description string, produced ...bus.Outgoing) error {
-	rec := DeadLetterRecord{Queue: d.Queue, MessageID: d.ID, DeliveryCount: d.DeliveryCount, Reason: reason, Description: description, At: time.Now().UTC()}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	rec := DeadLetterRecord{Queue: d.Queue, MessageID: d.ID, DeliveryCount: d.DeliveryCount, Reason: reason, Description: description, At: now().UTC()}
 	if json.Valid(d.Body) {
 		rec.Body = d.Body
 	} else {

@@ -1,0 +1,37 @@
+package chain_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/outcome"
+)
+
+func TestWaitsAreRequeuedUncountedUntilTheWindowEnds(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	waits := chain.Waits(3*time.Minute, func() time.Time { return now })
+	notYet := answering(chain.Outcome{Verdict: chain.Requeue, Delay: 5 * time.Second,
+		Wait: &outcome.Wait{After: 5 * time.Second, Op: "GET /jobs/{id}", Reason: "job not readable yet"}}, nil)
+
+	m := message(t, 1)
+	o, err := waits(notYet)(context.Background(), m)
+	if err != nil || o.Verdict != chain.Requeue || o.Counted || !o.WaitingSince.Equal(now) || o.Delay != 5*time.Second {
+		t.Fatalf("first wait: %+v %v", o, err)
+	}
+	m.WaitingSince = now.Add(-2 * time.Minute)
+	if o, err := waits(notYet)(context.Background(), m); err != nil || !o.WaitingSince.Equal(m.WaitingSince) {
+		t.Fatalf("a wait keeps when it was first seen: %+v %v", o, err)
+	}
+	m.WaitingSince = now.Add(-3 * time.Minute)
+	_, err = waits(notYet)(context.Background(), m)
+	if !fault.Is(err, fault.NotFound) || !strings.Contains(err.Error(), "job not readable yet") || !strings.Contains(err.Error(), "GET /jobs/{id}") {
+		t.Fatalf("a wait past the window: %v", err)
+	}
+	if o, err := waits(answering(chain.Outcome{Verdict: chain.Ack}, nil))(context.Background(), m); err != nil || o.Verdict != chain.Ack {
+		t.Fatalf("other outcomes pass: %+v %v", o, err)
+	}
+}

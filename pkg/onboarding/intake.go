@@ -1,0 +1,120 @@
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+// Intake is where onboarding requests enter the chain: the CLI, the HTTP
+// intake and direct invocations all come through it.
+type Intake struct {
+	Table    *chain.Table
+	Queue    bus.Publisher
+	Progress store.Progress
+}
+
+// Request is what an onboarding asks for.
+type Request struct {
+	SourceTenantID string
+	TargetTenantID string
+	Name           string
+	Users          []string
+	Groups         []string
+	RequestedBy    string
+}
+
+// Submit validates a request, records it and posts onboarding.requested.
+// It returns the onboarding id. Validation errors name the CLI flag.
+func (in Intake) Submit(ctx context.Context, r Request) (string, error) {
+	id := uuid.NewString()
+	data := events.Onboarding{
+		OnboardingID: id, SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)),
+		TargetTenantID: strings.ToLower(strings.TrimSpace(r.TargetTenantID)), ConfigurationName: strings.TrimSpace(r.Name),
+		Users: lowerAll(r.Users), Groups: lowerAll(r.Groups), RequestedBy: r.RequestedBy,
+	}
+	ev, err := events.New(events.OnboardingRequested, data)
+	if err != nil {
+		return "", err
+	}
+	ev.Stamp("/ctsync/cli", id, id, time.Now())
+	_, sealed, err := ev.Sealed()
+	if err != nil {
+		var ve *events.ValidationError
+		if errors.As(err, &ve) {
+			return "", &flagError{field: flagName(ve.Field), problem: ve.Problem}
+		}
+		return "", err
+	}
+	return in.Accept(ctx, sealed)
+}
+
+// flagError is a validation error phrased for the command line.
+type flagError struct{ field, problem string }
+
+func (e *flagError) Error() string { return e.field + ": " + e.problem }
+
+// Accept records a parsed, valid onboarding.requested event as requested
+// and posts it to the queue the table names for it. It returns the
+// onboarding id.
+func (in Intake) Accept(ctx context.Context, ev events.Event) (string, error) {
+	data, ok := events.OnboardingOf(ev)
+	if !ok || ev.Type != events.OnboardingRequested {
+		return "", fmt.Errorf("type: only %s starts an onboarding, got %s", events.OnboardingRequested, ev.Type)
+	}
+	if ev.CorrelationID == "" {
+		ev.CorrelationID = data.OnboardingID
+	}
+	if ev.Subject == "" {
+		ev.Subject = data.OnboardingID
+	}
+	out, err := in.Table.Outgoing(ev)
+	if err != nil {
+		return "", err
+	}
+	if err := in.Progress.SaveOnboarding(ctx, store.Onboarding{ID: data.OnboardingID, SourceTenantID: data.SourceTenantID,
+		TargetTenantID: data.TargetTenantID, Name: data.ConfigurationName, Users: data.Users, Groups: data.Groups,
+		RequestedBy: data.RequestedBy, State: store.StateRequested}); err != nil {
+		return "", err
+	}
+	if err := in.Queue.Publish(ctx, out...); err != nil {
+		return "", err
+	}
+	return data.OnboardingID, nil
+}
+
+// flagName translates an event field into the CLI flag that sets it.
+func flagName(field string) string {
+	switch {
+	case strings.HasPrefix(field, "data.sourceTenantId"):
+		return "--source-tenant"
+	case strings.HasPrefix(field, "data.targetTenantId"):
+		return "--target-tenant"
+	case strings.HasPrefix(field, "data.configurationName"):
+		return "--name"
+	case strings.HasPrefix(field, "data.users"):
+		return "--user" + strings.TrimPrefix(field, "data.users")
+	case strings.HasPrefix(field, "data.groups"):
+		return "--group" + strings.TrimPrefix(field, "data.groups")
+	}
+	return field
+}
+
+func lowerAll(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
