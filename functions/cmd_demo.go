@@ -95,7 +95,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer jl.Close()
-	sum, err := a.Chain.Harvester(a.Store, a.Bus, []harvest.Sink{jl}, harvest.Options{}).Run(ctx)
+	sum, err := a.Harvester([]harvest.Sink{jl}, harvest.Options{}).Run(ctx)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err := a.Host.Drain(ctx, 0); err != nil { // deliver the provisioning.failed alerts
 		return err
 	}
-	failed, err := a.Store.QueryRecords(ctx, store.RecordQuery{Status: "failure", Limit: 5})
+	failed, err := a.Records.QueryRecords(ctx, store.RecordQuery{Status: "failure", Limit: 5})
 	if err != nil {
 		return err
 	}

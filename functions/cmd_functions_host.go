@@ -22,8 +22,7 @@ import (
 //	ServiceBus__fullyQualifiedNamespace   the namespace, reached with the app's managed identity
 //	                                      (ServiceBus__clientId for a user-assigned one), or
 //	CTSYNC_SERVICEBUS_CONNECTION_STRING   a connection string
-//	CTSYNC_STATE_DIR                      the store: progress, intents, checkpoints (on the app's
-//	                                      Azure Files share, e.g. /home/data/ctsync)
+//	CTSYNC_STORE=tables and its settings   the shared store (Table Storage) and records (Blob Storage)
 func runFunctionsHost(ctx context.Context, env *environment, args []string) error {
 	if _, err := parseFlags(flag.NewFlagSet("functions-host", flag.ContinueOnError), args); err != nil {
 		return err
@@ -54,11 +53,10 @@ func runFunctionsHost(ctx context.Context, env *environment, args []string) erro
 		return errors.New("no Service Bus: set ServiceBus__fullyQualifiedNamespace (managed identity) or CTSYNC_SERVICEBUS_CONNECTION_STRING")
 	}
 	defer sb.Close(context.WithoutCancel(ctx))
-	host, closeStore, err := env.openCloudHost(sb)
+	host, err := env.openCloudHost(ctx, storeTables, sb)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
 	h := &azfunc.Handler{Host: host}
 	return serveHandler(ctx, net.JoinHostPort("127.0.0.1", port), h, host.Logger())
 }

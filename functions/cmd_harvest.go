@@ -38,7 +38,7 @@ func runHarvest(ctx context.Context, env *environment, args []string) error {
 	}
 	defer closeSink()
 	hopts.Progress = progressPrinter(env.stderr)
-	sum, err := a.Chain.Harvester(a.Store, a.Bus, []harvest.Sink{sink}, hopts).Run(ctx)
+	sum, err := a.Harvester([]harvest.Sink{sink}, hopts).Run(ctx)
 	printSummary(env.stderr, sum)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 //	AWS_LAMBDA_RUNTIME_API   set by Lambda
 //	AWS_REGION               set by Lambda; SQS is reached with the function's role
 //	CTSYNC_QUEUE_PREFIX      the deployment's prefix on its SQS queue names
-//	CTSYNC_STATE_DIR         the store, on an Amazon EFS mount (required: /tmp does not outlive the instance)
+//	CTSYNC_STORE=dynamodb    the shared store (DynamoDB) and records (S3), with their settings
 func runLambda(ctx context.Context, env *environment, args []string) error {
 	if _, err := parseFlags(flag.NewFlagSet("lambda", flag.ContinueOnError), args); err != nil {
 		return err
@@ -25,19 +25,14 @@ func runLambda(ctx context.Context, env *environment, args []string) error {
 	if env.getenv("AWS_LAMBDA_RUNTIME_API") == "" {
 		return errors.New("AWS_LAMBDA_RUNTIME_API is not set: this command is started by AWS Lambda as the function's bootstrap")
 	}
-	if env.getenv("CTSYNC_STATE_DIR") == "" {
-		return errors.New("CTSYNC_STATE_DIR is not set: point it at the function's Amazon EFS mount (e.g. /mnt/ctsync); " +
-			"the store keeps create intents and harvest checkpoints that must outlive every Lambda instance")
-	}
 	out, err := sqs.Connect(ctx, env.getenv("CTSYNC_QUEUE_PREFIX"))
 	if err != nil {
 		return err
 	}
-	host, closeStore, err := env.openCloudHost(out)
+	host, err := env.openCloudHost(ctx, storeDynamoDB, out)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
 	h := &awslambda.Handler{Host: host, QueuePrefix: out.Prefix}
 	lambda.StartWithOptions(h.Invoke, lambda.WithContext(ctx))
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -40,14 +41,7 @@ func runLogs(ctx context.Context, env *environment, args []string) error {
 			return fmt.Errorf("%w: --since %q is neither a duration (24h) nor an RFC 3339 time", errUsage, *since)
 		}
 	}
-	st, err := app.OpenState(env.stateDir(), localdb.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	s := st.Store
-
-	recs, err := s.QueryRecords(ctx, q)
+	recs, err := env.queryRecords(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -72,4 +66,36 @@ func runLogs(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Activity.Format(time.RFC3339), r.Status, r.Action, user, r.ServicePrincipalID, problem)
 	}
 	return tw.Flush()
+}
+
+// queryRecords reads collected records from wherever the configured store
+// keeps them: the local records table, or the cloud's objects.
+func (e *environment) queryRecords(ctx context.Context, q store.RecordQuery) ([]store.Record, error) {
+	kind, err := e.storeKind(storeSQLite)
+	if err != nil {
+		return nil, err
+	}
+	if kind == storeSQLite {
+		st, err := app.OpenState(e.stateDir(), localdb.Options{})
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		return st.Records.QueryRecords(ctx, q)
+	}
+	shared, err := e.openSharedState(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	found, err := harvest.ReadObjects(ctx, shared.objects, harvest.RecordFilter{ServicePrincipalID: q.ServicePrincipalID, Status: q.Status,
+		Since: q.Since, User: q.User, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Record, len(found))
+	for i, r := range found {
+		out[i] = store.Record{ID: r.ID, ServicePrincipalID: r.ServicePrincipalID, JobID: r.JobID, Activity: r.ActivityDateTime, Status: r.Status,
+			Action: r.Action, SourceID: r.SourceID, SourceName: r.SourceName, TargetID: r.TargetID, ErrorCode: r.ErrorCode, Reason: r.Reason, Raw: string(r.Raw)}
+	}
+	return out, nil
 }

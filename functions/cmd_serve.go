@@ -47,7 +47,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		}
 		defer jl.Close()
 		hopts.Progress = progressLogger(log, 30*time.Second)
-		h := a.Chain.Harvester(a.Store, a.Bus, []harvest.Sink{jl}, hopts)
+		h := a.Harvester([]harvest.Sink{jl}, hopts)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
+
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/localdb"
 	"text/tabwriter"
 	"time"
 
-	"github.com/ctsync/ctsync/pkg/app"
-	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
@@ -22,13 +23,11 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := app.OpenState(env.stateDir(), localdb.Options{})
+	s, where, done, err := env.openProgress(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	s := st.Store
-
+	defer done()
 	if len(rest) == 0 {
 		list, err := s.ListOnboardings(ctx, *limit)
 		if err != nil {
@@ -38,7 +37,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 			return json.NewEncoder(env.stdout).Encode(list)
 		}
 		if len(list) == 0 {
-			fmt.Fprintf(env.stdout, "no onboardings in %s\n", env.stateDir())
+			fmt.Fprintf(env.stdout, "no onboardings in %s\n", where)
 			return nil
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
@@ -50,7 +49,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	}
 	o, steps, err := s.GetOnboarding(ctx, rest[0])
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no onboarding %s in %s", rest[0], env.stateDir())
+		return fmt.Errorf("no onboarding %s in %s", rest[0], where)
 	}
 	if err != nil {
 		return err
@@ -99,4 +98,24 @@ func ago(t time.Time) string {
 		return "-"
 	}
 	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+// openProgress opens whichever store CTSYNC_STORE names, to read progress.
+func (e *environment) openProgress(ctx context.Context) (*store.Store, string, func(), error) {
+	kind, err := e.storeKind(storeSQLite)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if kind == storeSQLite {
+		st, err := app.OpenState(e.stateDir(), localdb.Options{})
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return st.Store, e.stateDir(), func() { st.Close() }, nil
+	}
+	shared, err := e.openSharedState(ctx, kind)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return shared.store, "the " + kind + " store", func() {}, nil
 }

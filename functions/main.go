@@ -48,6 +48,7 @@ func commands() []command {
 		{"emulator", "[--addr 127.0.0.1:8443] [--ca-out FILE]", "run the Graph + login emulator standalone and print the settings to use it", runEmulator},
 		{"functions-host", "", "serve the Azure Functions custom handler protocol (started by the Functions host, see host.json)", runFunctionsHost},
 		{"lambda", "", "serve AWS Lambda invocations (run as the function's bootstrap, see infra/aws)", runLambda},
+		{"sqs-consume", "[--duplicate] [--batch-size 5] [--harvest-interval D]", "run the Lambda handler here, fed from SQS as Lambda's event source mapping would (rehearsal, tests)", runSQSConsume},
 		{"version", "", "print the version", func(context.Context, *environment, []string) error { fmt.Println(version()); return nil }},
 	}
 }

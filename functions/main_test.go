@@ -282,12 +282,15 @@ func TestLambdaSaysWhatIsMissing(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	env := []string{"AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001"}
-	if _, errOut, code := ctsync(t, env, "lambda"); code != 1 || !strings.Contains(errOut, "EFS") {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	env = append(env, "CTSYNC_STATE_DIR="+t.TempDir(), "AZURE_CLIENT_ID=x", "AZURE_CLIENT_SECRET=y")
 	if _, errOut, code := ctsync(t, env, "lambda"); code != 1 || !strings.Contains(errOut, "AWS_REGION") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	env = append(env, "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "AZURE_CLIENT_ID=x", "AZURE_CLIENT_SECRET=y")
+	if _, errOut, code := ctsync(t, env, "lambda"); code != 1 || !strings.Contains(errOut, "CTSYNC_S3_BUCKET") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := ctsync(t, append(env, "CTSYNC_STORE=sqlite"), "lambda"); code != 1 || !strings.Contains(errOut, "the cloud hosts share Table Storage") {
+		t.Fatalf("a cloud host refuses the local store: exit %d: %s", code, errOut)
 	}
 }
 

@@ -46,12 +46,15 @@ func DefaultStateDir(getenv func(string) string) string {
 	return ".ctsync"
 }
 
-// State is the embedded database: the durable queue and the store, in one
-// SQLite file, so a settlement and the progress it records commit together.
+// State is the embedded database: the durable queue, the store and the
+// collected records, in one SQLite file, so a settlement and the progress it
+// records commit together.
 type State struct {
-	DB    *sql.DB
-	Bus   *bus.Embedded
-	Store *store.Embedded
+	DB      *sql.DB
+	Bus     *bus.Embedded
+	KV      *store.SQLite
+	Store   *store.Store
+	Records *store.Records
 }
 
 // OpenState opens (creating) the state directory.
@@ -60,41 +63,29 @@ func OpenState(dir string, opts localdb.Options) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := bus.NewEmbedded(db)
+	st := &State{DB: db}
+	if st.Bus, err = bus.NewEmbedded(db); err == nil {
+		if st.KV, err = store.NewSQLite(db); err == nil {
+			st.Records, err = store.NewRecords(db)
+		}
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	s, err := store.NewEmbedded(db)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return &State{DB: db, Bus: b, Store: s}, nil
+	st.Store = store.New(st.KV)
+	return st, nil
 }
 
 // Close releases the state directory.
 func (s *State) Close() error { return s.DB.Close() }
 
-// OpenStore opens only the store of a state directory, without the queue:
-// what a cloud host, whose platform queues the messages, keeps state in.
-func OpenStore(dir string, opts localdb.Options) (*store.Embedded, func() error, error) {
-	db, err := localdb.OpenWith(dir, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := store.NewEmbedded(db)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return s, db.Close, nil
-}
-
-// Settler settles on the embedded queue, committing each settlement's
+// atomic settles on the embedded queue, committing the settlement's
 // progress in the same transaction.
 func (s *State) atomic(updates []store.Update) bus.Settler {
-	return s.Bus.Also(func(ctx context.Context, tx *sql.Tx) error { return store.SaveProgressTx(ctx, tx, updates...) })
+	return s.Bus.Also(func(ctx context.Context, tx *sql.Tx) error {
+		return store.New(s.KV.InTx(tx)).SaveProgress(ctx, updates...)
+	})
 }
 
 // ChainConfig tunes the chain.
@@ -153,11 +144,10 @@ func (c *Chain) Intake(queue bus.Publisher, progress store.Progress) onboarding.
 	return onboarding.Intake{Table: c.Table, Queue: queue, Progress: progress}
 }
 
-// Harvester returns a provisioning-log harvester over st that keeps records
-// in the embedded store (for `ctsync logs`), writes them to the extra sinks
-// and publishes provisioning.failed alerts to alerts (the local queue, or
-// the cloud's).
-func (c *Chain) Harvester(st *store.Embedded, alerts bus.Publisher, sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
+// Harvester returns a provisioning-log harvester keeping its checkpoints in
+// st, writing records to sinks and publishing provisioning.failed alerts to
+// alerts (the local queue, or the cloud's).
+func (c *Chain) Harvester(st *store.Store, alerts bus.Publisher, sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
 	opts.Alerts = func(ctx context.Context, evs []events.Event) error {
 		out, err := c.Table.Outgoing(evs...)
 		if err != nil {
@@ -168,7 +158,13 @@ func (c *Chain) Harvester(st *store.Embedded, alerts bus.Publisher, sinks []harv
 	if opts.Log == nil {
 		opts.Log = c.Log
 	}
-	return harvest.New(c.Graph, st, append([]harvest.Sink{harvest.StoreSink{Store: st}}, sinks...), opts)
+	return harvest.New(c.Graph, st, sinks, opts)
+}
+
+// Harvester returns the local host's harvester: records go to the local
+// records table (for `ctsync logs`) and to the extra sinks.
+func (l *Local) Harvester(sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
+	return l.Chain.Harvester(l.Store, l.Bus, append([]harvest.Sink{harvest.StoreSink{Store: l.Records}}, sinks...), opts)
 }
 
 // Config is everything the local host needs.

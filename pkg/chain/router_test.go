@@ -80,7 +80,8 @@ func newRig(t *testing.T, stack chain.Stack, handle chain.Handler) *rig {
 	}
 	t.Cleanup(func() { db.Close() })
 	b, _ := bus.NewEmbedded(db)
-	s, _ := store.NewEmbedded(db)
+	kv, _ := store.NewSQLite(db)
+	s := store.New(kv)
 	c := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
 	b.UseClock(c.Now)
 	pass := func(ctx context.Context, ev events.Event) (outcome.Result, error) { return outcome.Result{}, nil }

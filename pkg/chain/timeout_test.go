@@ -11,7 +11,7 @@ import (
 )
 
 func TestTimeoutCutsAHandlerShortAsATransientFailure(t *testing.T) {
-	h := chain.Timeout(20*time.Millisecond)(func(ctx context.Context, _ *chain.Message) (chain.Outcome, error) {
+	h := chain.Timeout(20 * time.Millisecond)(func(ctx context.Context, _ *chain.Message) (chain.Outcome, error) {
 		<-ctx.Done()
 		return chain.Outcome{}, ctx.Err()
 	})

@@ -1,9 +1,7 @@
 package graph
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -48,57 +46,10 @@ func (d *directory) ProvisioningLogs(ctx context.Context, q entra.LogQuery, next
 	return decodeLogPage(body)
 }
 
-type logEnvelope struct {
-	Value    []json.RawMessage `json:"value"`
-	NextLink string            `json:"@odata.nextLink"`
-}
-
-type logFields struct {
-	ID               string    `json:"id"`
-	ActivityDateTime time.Time `json:"activityDateTime"`
-	JobID            string    `json:"jobId"`
-	Action           string    `json:"provisioningAction"`
-	ServicePrincipal struct {
-		ID string `json:"id"`
-	} `json:"servicePrincipal"`
-	SourceIdentity identity `json:"sourceIdentity"`
-	TargetIdentity identity `json:"targetIdentity"`
-	Status         struct {
-		Status string `json:"status"`
-		Error  *struct {
-			ErrorCode         string `json:"errorCode"`
-			Reason            string `json:"reason"`
-			RecommendedAction string `json:"recommendedAction"`
-		} `json:"errorInformation"`
-	} `json:"provisioningStatusInfo"`
-}
-
-type identity struct {
-	ID          string `json:"id"`
-	DisplayName string `json:"displayName"`
-}
-
 func decodeLogPage(body []byte) (entra.LogPage, error) {
-	var env logEnvelope
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&env); err != nil {
-		return entra.LogPage{}, fault.New(fault.Transient, string(entra.OpProvisioningLogs), "undecodable provisioning page: %v", err)
-	}
-	page := entra.LogPage{NextLink: env.NextLink, Records: make([]entra.LogRecord, 0, len(env.Value))}
-	for _, raw := range env.Value {
-		var f logFields
-		if err := json.Unmarshal(raw, &f); err != nil {
-			return entra.LogPage{}, fault.New(fault.Transient, string(entra.OpProvisioningLogs), "undecodable provisioning record: %v", err)
-		}
-		if f.ID == "" || f.ActivityDateTime.IsZero() {
-			return entra.LogPage{}, fault.New(fault.Transient, string(entra.OpProvisioningLogs), "provisioning record without id or activityDateTime")
-		}
-		rec := entra.LogRecord{ID: f.ID, ActivityDateTime: f.ActivityDateTime.UTC(), JobID: f.JobID, ServicePrincipalID: f.ServicePrincipal.ID,
-			Action: f.Action, Status: f.Status.Status, SourceID: f.SourceIdentity.ID, SourceName: f.SourceIdentity.DisplayName,
-			TargetID: f.TargetIdentity.ID, TargetName: f.TargetIdentity.DisplayName, Raw: raw}
-		if e := f.Status.Error; e != nil {
-			rec.ErrorCode, rec.Reason, rec.RecommendedAction = e.ErrorCode, e.Reason, e.RecommendedAction
-		}
-		page.Records = append(page.Records, rec)
+	page, err := entra.DecodeLogPage(body)
+	if err != nil {
+		return entra.LogPage{}, fault.New(fault.Transient, string(entra.OpProvisioningLogs), "%v", err)
 	}
 	return page, nil
 }

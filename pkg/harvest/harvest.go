@@ -8,10 +8,15 @@
 //     following @odata.nextLink), so records that show up late but inside
 //     the window are caught; ids delivered inside the window are remembered
 //     and skipped;
-//   - a page goes to the sinks first, and the checkpoint (with the sinks'
-//     positions) advances only after they accepted it. A crash in between is
-//     repaired on the next run: the sinks are rewound to their committed
-//     positions and the page is read again;
+//   - a page goes to the sinks first, and the checkpoint advances only after
+//     they accepted it, compare-and-swapped (package store), so two harvesters
+//     never both commit a page. A crash in between is repaired on the next
+//     run: the page is read again from the same checkpoint; a sink that names
+//     its objects after the page (Blob Storage, S3) rewrites the same object,
+//     and a sink that appends (a local file) is rewound to its committed
+//     position first;
+//   - one harvest runs at a time: it holds a short lease and renews it while
+//     it works, so a harvester that dies is replaced within a lease period;
 //   - requests are spaced by a per-tenant budget below the reports API's
 //     limit (about 5 requests per 10 seconds per app per tenant), shared by
 //     every configuration of the tenant, and a 429 pauses the whole tenant
@@ -56,6 +61,9 @@ type Options struct {
 	MaxThrottled int
 	// Extra are configurations to harvest besides those ctsync set up.
 	Extra []store.Configuration
+	// Lease is how long the harvest lease lasts unless renewed; it is
+	// renewed every third of it while the harvest runs. Default 30 s.
+	Lease time.Duration
 	// Alerts publishes provisioning.failed events; nil publishes none.
 	Alerts func(ctx context.Context, evs []events.Event) error
 	// Progress is called after every page.
@@ -79,6 +87,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxThrottled == 0 {
 		o.MaxThrottled = 10
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -126,13 +137,17 @@ type Summary struct {
 // Harvester collects provisioning logs into sinks.
 type Harvester struct {
 	dirs  entra.Directories
-	store *store.Embedded
+	store *store.Store
 	sinks []Sink
 	opts  Options
+	// appending serializes deliver-and-commit across tenants when a sink
+	// appends: its committed position must never run ahead of a page
+	// another tenant has not committed yet.
+	appending sync.Mutex
 }
 
 // New returns a harvester writing to sinks.
-func New(dirs entra.Directories, st *store.Embedded, sinks []Sink, opts Options) *Harvester {
+func New(dirs entra.Directories, st *store.Store, sinks []Sink, opts Options) *Harvester {
 	opts.defaults()
 	return &Harvester{dirs: dirs, store: st, sinks: sinks, opts: opts}
 }
@@ -146,15 +161,15 @@ const leaseName = "harvest"
 // the configurations of one tenant one after another.
 func (h *Harvester) Run(ctx context.Context) (Summary, error) {
 	start := h.opts.Now()
-	holder := leaseHolder()
-	current, ok, err := h.store.AcquireLease(ctx, leaseName, holder, 6*time.Hour)
+	lease, ok, err := h.store.AcquireLease(ctx, leaseName, leaseHolder(), h.opts.Lease)
 	if err != nil {
 		return Summary{}, err
 	}
 	if !ok {
-		return Summary{}, fmt.Errorf("%w (%s)", ErrBusy, current)
+		return Summary{}, fmt.Errorf("%w: %s holds the lease until %s", ErrBusy, lease.Holder, lease.Expires.Format(time.RFC3339))
 	}
-	defer h.store.ReleaseLease(context.WithoutCancel(ctx), leaseName, holder)
+	ctx, stop := h.keep(ctx, lease)
+	defer stop()
 	if err := h.recoverSinks(ctx); err != nil {
 		return Summary{}, err
 	}
@@ -204,6 +219,40 @@ func (h *Harvester) Run(ctx context.Context) (Summary, error) {
 	return sum, nil
 }
 
+// keep renews the lease while the harvest runs; if it is lost (this
+// process stalled longer than a lease period and another harvester took
+// over), the harvest stops. stop releases it.
+func (h *Harvester) keep(ctx context.Context, lease store.Lease) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(h.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				renewed, err := h.store.RenewLease(ctx, lease, h.opts.Lease)
+				if err != nil {
+					h.opts.Log.Error("harvest lease lost; stopping", "error", err)
+					cancel(fmt.Errorf("harvest stopped: %w", err))
+					return
+				}
+				lease = renewed
+			}
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			close(done)
+			_ = h.store.ReleaseLease(context.WithoutCancel(ctx), lease)
+			cancel(nil)
+		})
+	}
+}
+
 func leaseHolder() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
@@ -214,7 +263,11 @@ func leaseHolder() string {
 // recoverSinks rewinds sinks that accepted a page whose checkpoint never
 // committed (a crash between the two).
 func (h *Harvester) recoverSinks(ctx context.Context) error {
-	for _, s := range h.sinks {
+	for _, sink := range h.sinks {
+		s, ok := sink.(Appender)
+		if !ok {
+			continue // names its objects after the page: nothing to undo
+		}
 		pos, err := s.Position(ctx)
 		if err != nil {
 			return fmt.Errorf("sink %s: %w", s.Name(), err)
@@ -292,6 +345,11 @@ func (h *Harvester) harvest(ctx context.Context, cfg store.Configuration) (Summa
 	}
 	watermark := cp.Watermark
 	next := ""
+	defer func() {
+		if err := h.store.ForgetSeen(context.WithoutCancel(ctx), cfg.Key(), watermark.Add(-h.opts.Overlap)); err != nil {
+			h.opts.Log.Warn("cannot forget old seen ids", "configuration", cfg.Key(), "error", err)
+		}
+	}()
 	for {
 		page, err := h.fetch(ctx, dir, cfg, after, next)
 		if err != nil {
@@ -299,41 +357,15 @@ func (h *Harvester) harvest(ctx context.Context, cfg store.Configuration) (Summa
 		}
 		sum.Pages++
 		sum.Records += len(page.Records)
-		fresh, err := h.unseen(ctx, cfg, page.Records)
-		if err != nil {
-			return sum, err
-		}
 		if len(page.Records) > 0 {
-			if err := h.deliver(ctx, cfg, fresh); err != nil {
-				return sum, err
-			}
-			positions := map[string]int64{}
-			for _, s := range h.sinks {
-				pos, err := s.Position(ctx)
-				if err != nil {
-					return sum, fmt.Errorf("sink %s: %w", s.Name(), err)
-				}
-				if pos >= 0 {
-					positions[s.Name()] = pos
-				}
-			}
-			seen := make([]store.SeenRecord, len(fresh))
-			for i, r := range fresh {
-				seen[i] = store.SeenRecord{ID: r.ID, Activity: r.ActivityDateTime}
-				if r.Status == "failure" {
-					sum.Failures++
-				}
-			}
 			for _, r := range page.Records {
 				if r.ActivityDateTime.After(watermark) {
 					watermark = r.ActivityDateTime
 				}
 			}
-			if err := h.store.CommitPage(ctx, store.PageCommit{Config: cfg, Watermark: watermark, Seen: seen,
-				ForgetBefore: watermark.Add(-h.opts.Overlap), Records: len(fresh), SinkPositions: positions}); err != nil {
-				return sum, fmt.Errorf("checkpoint: %w", err)
+			if cp, err = h.commit(ctx, cfg, cp, page.Records, watermark, &sum); err != nil {
+				return sum, err
 			}
-			sum.Delivered += len(fresh)
 		}
 		if h.opts.Progress != nil {
 			h.opts.Progress(Progress{Config: cfg, Pages: sum.Pages, Records: sum.Records, Delivered: sum.Delivered, Elapsed: h.opts.Now().Sub(started)})
@@ -343,6 +375,67 @@ func (h *Harvester) harvest(ctx context.Context, cfg store.Configuration) (Summa
 		}
 		next = page.NextLink
 	}
+}
+
+// commit delivers a page's new records to the sinks and the alerts, then
+// advances the checkpoint from cp.
+func (h *Harvester) commit(ctx context.Context, cfg store.Configuration, cp store.Checkpoint, recs []entra.LogRecord, watermark time.Time, sum *Summary) (store.Checkpoint, error) {
+	if h.appends() {
+		h.appending.Lock()
+		defer h.appending.Unlock()
+	}
+	fresh, err := h.unseen(ctx, cp, recs)
+	if err != nil {
+		return cp, err
+	}
+	if err := h.deliver(ctx, Page{Config: cfg, Number: cp.Pages + 1}, fresh); err != nil {
+		return cp, err
+	}
+	positions := map[string]int64{}
+	for _, s := range h.sinks {
+		pos, err := position(ctx, s)
+		if err != nil {
+			return cp, fmt.Errorf("sink %s: %w", s.Name(), err)
+		}
+		if pos >= 0 {
+			positions[s.Name()] = pos
+		}
+	}
+	seen := make([]store.SeenRecord, len(fresh))
+	for i, r := range fresh {
+		seen[i] = store.SeenRecord{ID: r.ID, Activity: r.ActivityDateTime}
+		if r.Status == "failure" {
+			sum.Failures++
+		}
+	}
+	next, err := h.store.CommitPage(ctx, store.PageCommit{Config: cfg, Prev: cp, Watermark: watermark, Seen: seen,
+		Overlap: h.opts.Overlap, Records: len(fresh), SinkPositions: positions})
+	if errors.Is(err, store.ErrConflict) {
+		return cp, fmt.Errorf("checkpoint: another harvester committed this configuration first (was this one's lease taken over?): %w", err)
+	}
+	if err != nil {
+		return cp, fmt.Errorf("checkpoint: %w", err)
+	}
+	sum.Delivered += len(fresh)
+	return next, nil
+}
+
+// appends reports whether a sink appends (and so has a position).
+func (h *Harvester) appends() bool {
+	for _, s := range h.sinks {
+		if _, ok := s.(Appender); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// position is an appending sink's position, or -1.
+func position(ctx context.Context, s Sink) (int64, error) {
+	if a, ok := s.(Appender); ok {
+		return a.Position(ctx)
+	}
+	return -1, nil
 }
 
 // fetch reads one page within the tenant's budget, waiting out throttling.
@@ -379,7 +472,7 @@ func (h *Harvester) fetch(ctx context.Context, dir entra.Directory, cfg store.Co
 
 // unseen drops records delivered before (inside the overlap window) and
 // repeats within the page.
-func (h *Harvester) unseen(ctx context.Context, cfg store.Configuration, recs []entra.LogRecord) ([]entra.LogRecord, error) {
+func (h *Harvester) unseen(ctx context.Context, cp store.Checkpoint, recs []entra.LogRecord) ([]entra.LogRecord, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -387,7 +480,7 @@ func (h *Harvester) unseen(ctx context.Context, cfg store.Configuration, recs []
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	seen, err := h.store.SeenAmong(ctx, cfg.Key(), ids)
+	seen, err := h.store.SeenAmong(ctx, cp, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -402,12 +495,13 @@ func (h *Harvester) unseen(ctx context.Context, cfg store.Configuration, recs []
 }
 
 // deliver hands fresh records to every sink, and failures to the alerts.
-func (h *Harvester) deliver(ctx context.Context, cfg store.Configuration, fresh []entra.LogRecord) error {
+func (h *Harvester) deliver(ctx context.Context, page Page, fresh []entra.LogRecord) error {
 	if len(fresh) == 0 {
 		return nil
 	}
+	cfg := page.Config
 	for _, s := range h.sinks {
-		if err := s.Accept(ctx, cfg, fresh); err != nil {
+		if err := s.Accept(ctx, page, fresh); err != nil {
 			return fmt.Errorf("sink %s: %w", s.Name(), err)
 		}
 	}

@@ -32,12 +32,13 @@ const (
 )
 
 type fixture struct {
-	t     *testing.T
-	sim   *graphsim.Server
-	dirs  *graph.Client
-	store *store.Embedded
-	out   string
-	now   time.Time
+	t         *testing.T
+	sim       *graphsim.Server
+	dirs      *graph.Client
+	store     *store.Store
+	collected *store.Records
+	out       string
+	now       time.Time
 }
 
 func newFixture(t *testing.T, simOpts graphsim.Options, mutate ...func(*graph.Config)) *fixture {
@@ -63,11 +64,15 @@ func newFixture(t *testing.T, simOpts graphsim.Options, mutate ...func(*graph.Co
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st, err := store.NewEmbedded(db)
+	kv, err := store.NewSQLite(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, sim: sim, dirs: dirs, store: st, out: filepath.Join(t.TempDir(), "logs.jsonl"), now: time.Now().UTC()}
+	records, err := store.NewRecords(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, sim: sim, dirs: dirs, store: store.New(kv), collected: records, out: filepath.Join(t.TempDir(), "logs.jsonl"), now: time.Now().UTC()}
 }
 
 // configure records configurations the way a finished onboarding does.
@@ -111,7 +116,7 @@ func (f *fixture) harvester(opts Options, extra ...Sink) (*Harvester, *JSONLines
 	if opts.PageSize == 0 {
 		opts.PageSize = 100
 	}
-	sinks := append([]Sink{jl, StoreSink{f.store}}, extra...)
+	sinks := append([]Sink{jl, StoreSink{f.collected}}, extra...)
 	return New(f.dirs, f.store, sinks, opts), jl
 }
 
@@ -154,7 +159,7 @@ func (f *fixture) exactlyOnce(want []graphsim.ProvisioningRecord) {
 	for id, n := range got {
 		f.t.Errorf("unexpected record %s (%d times)", id, n)
 	}
-	stored, err := f.store.QueryRecords(context.Background(), store.RecordQuery{Limit: 1 << 20})
+	stored, err := f.collected.QueryRecords(context.Background(), store.RecordQuery{Limit: 1 << 20})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -207,10 +212,8 @@ type failAfter struct {
 	n, seen int
 }
 
-func (s *failAfter) Name() string                            { return "fail-after" }
-func (s *failAfter) Position(context.Context) (int64, error) { return -1, nil }
-func (s *failAfter) Rewind(context.Context, int64) error     { return nil }
-func (s *failAfter) Accept(context.Context, store.Configuration, []entra.LogRecord) error {
+func (s *failAfter) Name() string { return "fail-after" }
+func (s *failAfter) Accept(context.Context, Page, []entra.LogRecord) error {
 	s.seen++
 	if s.seen == s.n {
 		return errors.New("crash")
@@ -348,7 +351,7 @@ func TestAGapLongerThanRetentionIsReportedLoudly(t *testing.T) {
 	want := f.records(tenantA, spA1, 10, 0)
 	cfg := store.Configuration{SourceTenantID: tenantA, ServicePrincipalID: spA1}
 	old := f.now.Add(-45 * 24 * time.Hour)
-	if err := f.store.CommitPage(context.Background(), store.PageCommit{Config: cfg, Watermark: old}); err != nil {
+	if _, err := f.store.CommitPage(context.Background(), store.PageCommit{Config: cfg, Watermark: old}); err != nil {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
@@ -422,7 +425,7 @@ func TestFailedRecordsRaiseOneAlertEachEvenAfterACrash(t *testing.T) {
 	if repeated != 10 {
 		t.Fatalf("want the crashed page's 10 alerts re-published under the same ids, got %d", repeated)
 	}
-	failed, err := f.store.QueryRecords(context.Background(), store.RecordQuery{Status: "failure", Limit: 1000})
+	failed, err := f.collected.QueryRecords(context.Background(), store.RecordQuery{Status: "failure", Limit: 1000})
 	if err != nil || len(failed) != 30 {
 		t.Fatalf("stored failures %d %v", len(failed), err)
 	}
@@ -431,6 +434,7 @@ func TestFailedRecordsRaiseOneAlertEachEvenAfterACrash(t *testing.T) {
 func TestOnlyOneHarvestRunsAtATime(t *testing.T) {
 	f := newFixture(t, graphsim.Options{ReportsPerWindow: -1})
 	holder, ok, err := f.store.AcquireLease(context.Background(), leaseName, "someone else", time.Minute)
+	// A running harvest renews its lease: "someone else" holds it for a minute.
 	if err != nil || !ok {
 		t.Fatal(holder, err)
 	}

@@ -12,20 +12,36 @@ import (
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
-// Sink receives collected records. A sink that can report and restore its
-// position gives exactly-once delivery: the harvester commits each sink's
-// position with the checkpoint, and after a crash between a sink's Accept and
-// the checkpoint it rewinds the sink to the committed position before reading
-// the page again. A sink that cannot (stdout) gets every record at least once.
+// Page identifies one committed page of one configuration's records: the
+// page read from checkpoint Number-1. Read again after a crash, the same
+// page has the same identity.
+type Page struct {
+	Config store.Configuration
+	Number int64
+}
+
+// Sink receives collected records, exactly once when it can:
 //
-// Cloud sinks (Azure Monitor Logs ingestion, a Service Bus topic) implement
-// the same interface; the harvester does not change.
+//   - a sink that stores each page under the page's identity (an object
+//     named after it, in Blob Storage or S3) rewrites the same object when
+//     the page is read again after a crash, so it never holds a page twice;
+//   - a sink that appends (Appender: a local file, the local records table)
+//     reports its position, which the harvester commits with the checkpoint,
+//     and is rewound to it after a crash before the page is read again.
+//
+// A stream that can do neither (stdout) gets every record at least once.
+// Other cloud sinks (Azure Monitor Logs ingestion) implement the same
+// interface; the harvester does not change.
 type Sink interface {
-	// Name identifies the sink's committed position in the store.
+	// Name identifies the sink in logs and in the store.
 	Name() string
-	// Accept durably stores one page of records of one configuration, in
-	// activity order.
-	Accept(ctx context.Context, cfg store.Configuration, records []entra.LogRecord) error
+	// Accept durably stores one page of records, in activity order.
+	Accept(ctx context.Context, page Page, records []entra.LogRecord) error
+}
+
+// Appender is a sink that appends.
+type Appender interface {
+	Sink
 	// Position returns how far the sink has durably accepted, or -1 when it
 	// cannot tell.
 	Position(ctx context.Context) (int64, error)
@@ -60,7 +76,7 @@ func OpenJSONLines(path string) (*JSONLines, error) {
 func (j *JSONLines) Name() string { return "jsonl:" + j.path }
 
 // Accept implements Sink.
-func (j *JSONLines) Accept(ctx context.Context, _ store.Configuration, records []entra.LogRecord) error {
+func (j *JSONLines) Accept(ctx context.Context, _ Page, records []entra.LogRecord) error {
 	if _, err := j.f.Seek(0, io.SeekEnd); err != nil {
 		return err
 	}
@@ -114,7 +130,7 @@ func NewStream(w io.Writer, name string) *Stream { return &Stream{W: w, name: na
 func (s *Stream) Name() string { return "stream:" + s.name }
 
 // Accept implements Sink.
-func (s *Stream) Accept(ctx context.Context, _ store.Configuration, records []entra.LogRecord) error {
+func (s *Stream) Accept(ctx context.Context, _ Page, records []entra.LogRecord) error {
 	w := bufio.NewWriter(s.W)
 	for _, r := range records {
 		w.Write(r.Raw)
@@ -129,15 +145,16 @@ func (s *Stream) Position(context.Context) (int64, error) { return -1, nil }
 // Rewind implements Sink: impossible, so nothing is done.
 func (s *Stream) Rewind(context.Context, int64) error { return nil }
 
-// StoreSink keeps records in the embedded store, where `ctsync logs` queries
-// them. Its position is the last record's sequence number.
-type StoreSink struct{ Store *store.Embedded }
+// StoreSink keeps records in the local records table, where `ctsync logs`
+// queries them. Its position is the last record's sequence number.
+type StoreSink struct{ Store *store.Records }
 
 // Name implements Sink.
 func (s StoreSink) Name() string { return "store" }
 
 // Accept implements Sink.
-func (s StoreSink) Accept(ctx context.Context, cfg store.Configuration, records []entra.LogRecord) error {
+func (s StoreSink) Accept(ctx context.Context, page Page, records []entra.LogRecord) error {
+	cfg := page.Config
 	recs := make([]store.Record, len(records))
 	for i, r := range records {
 		recs[i] = store.Record{ID: r.ID, SourceTenantID: cfg.SourceTenantID, ServicePrincipalID: r.ServicePrincipalID, JobID: r.JobID,

@@ -16,9 +16,9 @@ import (
 // onboarding's state alone; what they learn (the job's status, steady state,
 // quarantine) is merged in.
 type Recorder struct {
-	chainSteps map[string]bool
+	chainSteps  map[string]bool
 	maxAttempts int
-	now        func() time.Time
+	now         func() time.Time
 }
 
 // NewRecorder returns the recorder for the onboarding chain. maxAttempts is

@@ -91,11 +91,10 @@ func (s *Steps) ensureOnce(ctx context.Context, c createOnce) (string, error) {
 			}
 			note.Add(ctx, "an earlier create of the %s left nothing behind in %s; creating it", c.what, s.opts.ReplicationWindow)
 		}
-		// Take the intent over; if another worker does so first, wait for it.
-		if err := s.intents.ReleaseIntent(ctx, c.key); err != nil {
-			return "", err
-		}
-		if _, claimed, err = s.intents.ClaimIntent(ctx, c.key, s.now()); err != nil {
+		// Take the stale intent over, compare-and-swapped against the version
+		// read above: of several workers deciding this at once, one creates
+		// and the others wait for it.
+		if _, claimed, err = s.intents.TakeOverIntent(ctx, intent, s.now()); err != nil {
 			return "", err
 		} else if !claimed {
 			return "", s.notYet(c.what, "another worker is creating the %s", c.what)

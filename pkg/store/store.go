@@ -1,8 +1,16 @@
 // Package store keeps what ctsync must remember between messages: where each
 // onboarding stands (for `ctsync status`), create-once intents that stop a
-// redelivered message from creating a second configuration app or job, and
-// the harvester's checkpoints and collected records. Embedded is the local
-// implementation in the same SQLite file as the embedded queue.
+// redelivered message from creating a second configuration app or job, the
+// harvester's checkpoints, the ids it delivered inside the overlap window and
+// its lease, and each tenant pair's record (its desired configuration as last
+// applied, and what ctsync found before it changed anything).
+//
+// Store holds all of it on a KV — single items written with compare-and-swap
+// and nothing more — so every backend behaves alike and many processes may
+// share one: SQLite for the local host (in the same file as the embedded
+// queue), Azure Table Storage (package tablestore) and Amazon DynamoDB
+// (package dynamostore) for the cloud hosts. storetest is the contract all
+// of them pass.
 package store
 
 import (
@@ -112,11 +120,13 @@ type Progress interface {
 // redelivered message knows a create may already have happened even when the
 // new object is not readable yet.
 type Intent struct {
-	Key       string
-	State     string // IntentPending or IntentDone
-	ObjectID  string
-	StartedAt time.Time
-	UpdatedAt time.Time
+	Key       string    `json:"-"`
+	State     string    `json:"state"` // IntentPending or IntentDone
+	ObjectID  string    `json:"objectId,omitempty"`
+	StartedAt time.Time `json:"startedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Version identifies this write of the intent, for a takeover.
+	Version string `json:"-"`
 }
 
 // Intent states.
@@ -134,9 +144,13 @@ type Intents interface {
 	// ClaimIntent creates a pending intent for key unless one exists; it
 	// returns the intent that is now stored and whether this call created it.
 	ClaimIntent(ctx context.Context, key string, now time.Time) (Intent, bool, error)
+	// TakeOverIntent replaces stale (an intent read before, whose create
+	// evidently left nothing behind) with a fresh pending one, unless
+	// someone changed it since; it reports whether this call took it.
+	TakeOverIntent(ctx context.Context, stale Intent, now time.Time) (Intent, bool, error)
 	// CompleteIntent records the created object.
 	CompleteIntent(ctx context.Context, key, objectID string, now time.Time) error
-	// ReleaseIntent forgets an intent whose create certainly did not happen
-	// (or whose object is gone), so the next attempt may create.
+	// ReleaseIntent forgets an intent whose create certainly did not happen,
+	// so the next attempt may create.
 	ReleaseIntent(ctx context.Context, key string) error
 }

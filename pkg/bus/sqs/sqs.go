@@ -57,6 +57,16 @@ var _ bus.Publisher = (*Publisher)(nil)
 // Connect uses the AWS SDK's default credential chain and region (on
 // Lambda: the function's role and AWS_REGION).
 func Connect(ctx context.Context, prefix string) (*Publisher, error) {
+	client, err := Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return New(client, prefix), nil
+}
+
+// Client is an SQS client from the AWS SDK's default configuration
+// (AWS_ENDPOINT_URL points it at an emulator).
+func Client(ctx context.Context) (*sqs.Client, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
@@ -64,7 +74,7 @@ func Connect(ctx context.Context, prefix string) (*Publisher, error) {
 	if cfg.Region == "" {
 		return nil, errors.New("no AWS region: set AWS_REGION")
 	}
-	return New(sqs.NewFromConfig(cfg), prefix), nil
+	return sqs.NewFromConfig(cfg), nil
 }
 
 // New publishes with client.

@@ -180,10 +180,11 @@ func harvestAll(ctx context.Context, pool *x509.CertPool) (int, error) {
 		return 0, err
 	}
 	defer db.Close()
-	st, err := store.NewEmbedded(db)
+	kv, err := store.NewSQLite(db)
 	if err != nil {
 		return 0, err
 	}
+	st := store.New(kv)
 	jl, err := harvest.OpenJSONLines(filepath.Join(os.Getenv("BENCH_DIR"), "records.jsonl"))
 	if err != nil {
 		return 0, err
