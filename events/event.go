@@ -147,3 +147,26 @@ func (e Event) DecodeData(v any) error {
 func SchemaURI(t Type) string {
 	return "https://ctsync.dev/schemas/events/" + string(t) + ".json"
 }
+
+// Fresh returns body, a structured-mode event, without ctsync's redelivery
+// attributes: a dead letter replayed after a person fixed the cause starts
+// with all its attempts and a new replication window. A body that is not a
+// JSON object is returned as it is.
+func Fresh(body []byte) []byte {
+	var attrs map[string]json.RawMessage
+	if json.Unmarshal(body, &attrs) != nil || attrs == nil {
+		return body
+	}
+	if _, a := attrs["ctsyncattempts"]; !a {
+		if _, w := attrs["ctsyncwaitsince"]; !w {
+			return body
+		}
+	}
+	delete(attrs, "ctsyncattempts")
+	delete(attrs, "ctsyncwaitsince")
+	out, err := json.Marshal(attrs)
+	if err != nil {
+		return body
+	}
+	return out
+}

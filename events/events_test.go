@@ -220,3 +220,17 @@ func FuzzParseNeverPanics(f *testing.F) {
 		}
 	})
 }
+
+func TestFreshDropsTheRedeliveryAttributesOnly(t *testing.T) {
+	body := []byte(`{"specversion":"1.0","id":"x","ctsyncattempts":14,"ctsyncwaitsince":"2026-11-30T09:00:00Z","data":{"a":1}}`)
+	var got map[string]any
+	if err := json.Unmarshal(Fresh(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["ctsyncattempts"]; ok || got["ctsyncwaitsince"] != nil || got["id"] != "x" || got["data"] == nil {
+		t.Fatalf("fresh %v", got)
+	}
+	if string(Fresh([]byte("not json"))) != "not json" {
+		t.Fatal("a body that is not JSON must pass unchanged")
+	}
+}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/localdb"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 )
 
 func runDLQ(ctx context.Context, env *environment, args []string) error {
@@ -66,8 +68,16 @@ func runDLQ(ctx context.Context, env *environment, args []string) error {
 		if len(seqs) == 0 {
 			return fmt.Errorf("%w: name the sequence numbers to replay, or --all", errUsage)
 		}
+		bySeq := map[int64]bus.DeadLetter{}
+		for _, dl := range dls {
+			bySeq[dl.Seq] = dl
+		}
 		for _, seq := range seqs {
-			if err := b.Resubmit(ctx, seq); err != nil {
+			dl, ok := bySeq[seq]
+			if !ok {
+				return fmt.Errorf("no dead letter with sequence number %d (see `ctsync dlq list`)", seq)
+			}
+			if err := onboarding.Replay(ctx, b, st.Store, dl); err != nil {
 				return err
 			}
 		}

@@ -82,11 +82,15 @@ func outputSink(path string, stdout io.Writer) (harvest.Sink, func(), error) {
 // harvestOptions reads the harvester's settings from the environment:
 //
 //	CTSYNC_HARVEST_OVERLAP  re-read window before the checkpoint (default 30m)
+//	CTSYNC_HARVEST_LEASE    how long a harvest holds its lease unless it renews it (default 30s)
 //	CTSYNC_HARVEST_BUDGET   requests per window per tenant, e.g. 4/10s (default)
 //	CTSYNC_HARVEST_EXTRA    more configurations: TENANT_ID/SERVICE_PRINCIPAL_ID, comma-separated
 func (e *environment) harvestOptions(log *slog.Logger) (harvest.Options, error) {
 	opts := harvest.Options{Log: log}
 	if err := e.duration("CTSYNC_HARVEST_OVERLAP", &opts.Overlap); err != nil {
+		return opts, err
+	}
+	if err := e.duration("CTSYNC_HARVEST_LEASE", &opts.Lease); err != nil {
 		return opts, err
 	}
 	if v := e.getenv("CTSYNC_HARVEST_BUDGET"); v != "" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsync/ctsync/pkg/emulators"
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/store"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		panic("build ctsync: " + err.Error() + "\n" + string(out))
 	}
-	code := m.Run()
+	code := emulators.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

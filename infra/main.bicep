@@ -1,6 +1,9 @@
 // ctsync on Azure: the Functions custom handler (host.json, functions/*/function.json),
 // one Service Bus queue per step and a dead-letter queue (queues.json, generated from
-// the chain table), storage for the Functions host, and the identities and roles they need.
+// the chain table), a storage account holding the shared store (table `ctsync`), the
+// collected provisioning records (container `provisioning`) and the Functions host's own
+// data, and the identities and roles they need. Instances scale out freely: every state
+// write is a single-entity compare-and-swap in Table Storage.
 //
 // Not compiled or deployed from the build machines: they have no Bicep CLI and no Azure
 // access. See README.md in this folder for what is and is not verified.
@@ -27,6 +30,11 @@ var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+// Names the app settings below hand to ctsync (its defaults).
+var stateTable = 'ctsync'
+var recordsContainer = 'provisioning'
 
 resource bus 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: '${name}-${suffix}'
@@ -46,7 +54,7 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for q in 
     requiresDuplicateDetection: true
     duplicateDetectionHistoryTimeWindow: 'P1D'
     lockDuration: 'PT5M'
-    // Above the runner's own attempts, so its dead letter (with a reason) comes first.
+    // Above the router's own attempts, so its dead letter (with a reason) comes first.
     maxDeliveryCount: 20
     deadLetteringOnMessageExpiration: true
     defaultMessageTimeToLive: 'P14D'
@@ -65,15 +73,35 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource table 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: stateTable
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: recordsContainer
+  properties: { publicAccess: 'None' }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: '${name}-plan-${suffix}'
   location: location
-  // Elastic Premium: always-ready instances and a persistent /home for the state directory.
+  // Elastic Premium: always-ready instances that scale out with the Service Bus queues.
   sku: { name: 'EP1', tier: 'ElasticPremium' }
   kind: 'elastic'
   properties: {
     reserved: true
-    maximumElasticWorkerCount: 1
   }
 }
 
@@ -87,8 +115,6 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      // The store is the embedded database: one instance only (README.md).
-      functionAppScaleLimit: 1
       appSettings: [
         { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
         { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'custom' }
@@ -96,9 +122,12 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'ServiceBus__fullyQualifiedNamespace', value: '${bus.name}.servicebus.windows.net' }
         { name: 'AZURE_CLIENT_ID', value: graphAppClientId }
         { name: 'CTSYNC_MANAGED_IDENTITY', value: 'system' }
-        { name: 'CTSYNC_STATE_DIR', value: '/home/data/ctsync' }
+        { name: 'CTSYNC_STORE', value: 'tables' }
+        { name: 'CTSYNC_TABLES_ENDPOINT', value: storage.properties.primaryEndpoints.table }
+        { name: 'CTSYNC_BLOB_ENDPOINT', value: storage.properties.primaryEndpoints.blob }
+        { name: 'CTSYNC_TABLE', value: stateTable }
+        { name: 'CTSYNC_BLOB_CONTAINER', value: recordsContainer }
         { name: 'CTSYNC_HARVEST_SCHEDULE', value: harvestSchedule }
-        { name: 'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT', value: '1' }
       ]
     }
   }
@@ -114,7 +143,8 @@ resource busRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for ro
   }
 }]
 
-resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in [storageBlobDataOwner, storageQueueDataContributor, storageTableDataContributor]: {
+// The Functions host's own data (keys, timer leases) under AzureWebJobsStorage.
+resource hostStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in [storageBlobDataOwner, storageQueueDataContributor]: {
   name: guid(storage.id, app.id, role)
   scope: storage
   properties: {
@@ -123,6 +153,28 @@ resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [fo
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
   }
 }]
+
+// ctsync's shared store, scoped to its table.
+resource tableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(table.id, app.id, storageTableDataContributor)
+  scope: table
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
+  }
+}
+
+// The collected provisioning records, scoped to their container.
+resource containerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(container.id, app.id, storageBlobDataContributor)
+  scope: container
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+  }
+}
 
 @description('Add this as a federated credential (issuer https://login.microsoftonline.com/<home tenant>/v2.0, audience api://AzureADTokenExchange) on the multi-tenant app.')
 output functionAppPrincipalId string = app.identity.principalId

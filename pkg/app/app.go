@@ -129,12 +129,18 @@ func NewChain(gc *graph.Client, intents store.Intents, cfg ChainConfig) (*Chain,
 }
 
 // Router returns a router for the chain that settles through settler and
-// saves progress in progress.
-func (c *Chain) Router(settler bus.Settler, progress store.Progress) *chain.Router {
+// keeps progress, and which messages it handled, in st.
+func (c *Chain) Router(settler bus.Settler, st *store.Store) *chain.Router {
 	rec := c.stack.Recorder.(*onboarding.Recorder)
-	return &chain.Router{Table: c.Table, Settler: settler, Middleware: c.stack.Middleware(), Progress: progress,
+	stack := c.stack
+	stack.Handled = st.WasHandled
+	return &chain.Router{Table: c.Table, Settler: settler, Middleware: stack.Middleware(), Progress: st,
 		Unreadable: rec.Unreadable, Log: c.Log}
 }
+
+// Stack is the router's middleware configuration, without de-duplication
+// (Router adds it with the store).
+func (c *Chain) Stack() chain.Stack { return c.stack }
 
 // Policy is the router's retry policy, defaults filled in.
 func (c *Chain) Policy() chain.Policy { return c.stack.Policy }

@@ -14,6 +14,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
@@ -174,7 +175,7 @@ func TestDeniedIsDeadLetteredAtOnceWithWhatToGrant(t *testing.T) {
 	// The administrator grants the permission; replaying the dead letter
 	// finishes the onboarding.
 	h.sim.Grant(targetTenant, "Policy.ReadWrite.CrossTenantAccess")
-	if err := a.Bus.Resubmit(context.Background(), dl.Seq); err != nil {
+	if err := onboarding.Replay(context.Background(), a.Bus, a.Store, dl); err != nil {
 		t.Fatal(err)
 	}
 	if o := h.runToEnd(a, id); o.State != store.StateCompleted {

@@ -335,10 +335,10 @@ func (b *Embedded) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 }
 
 // Resubmit moves a dead-lettered message back to its queue with a fresh
-// delivery count, once whatever made it fail has been fixed.
-func (b *Embedded) Resubmit(ctx context.Context, seq int64) error {
+// delivery count and body, once whatever made it fail has been fixed.
+func (b *Embedded) Resubmit(ctx context.Context, seq int64, body []byte) error {
 	res, err := b.db.ExecContext(ctx, `UPDATE bus_messages SET dead = 0, dead_reason = NULL, dead_description = NULL, dead_at = NULL,
-		delivery_count = 0, visible_at = ?, locked_until = 0, lock_token = NULL WHERE seq = ? AND dead = 1`, localdb.Millis(b.now()), seq)
+		delivery_count = 0, visible_at = ?, locked_until = 0, lock_token = NULL, body = ? WHERE seq = ? AND dead = 1`, localdb.Millis(b.now()), body, seq)
 	if err != nil {
 		return err
 	}

@@ -77,12 +77,12 @@ func TestEmbeddedDeadLettersAfterMaxDeliveryCount(t *testing.T) {
 	if err != nil || len(dls) != 1 || dls[0].Reason != MaxDeliveryCountExceeded || !strings.Contains(dls[0].Description, "3 times") {
 		t.Fatalf("dead letters: %+v %v", dls, err)
 	}
-	if err := b.Resubmit(ctx, dls[0].Seq); err != nil {
+	if err := b.Resubmit(ctx, dls[0].Seq, []byte(`{"fresh":true}`)); err != nil {
 		t.Fatal(err)
 	}
 	ds, _ := b.Receive(ctx, nil, 1, time.Second)
-	if len(ds) != 1 || ds[0].DeliveryCount != 1 {
-		t.Fatalf("resubmitted message should start over: %+v", ds)
+	if len(ds) != 1 || ds[0].DeliveryCount != 1 || string(ds[0].Body) != `{"fresh":true}` {
+		t.Fatalf("resubmitted message should start over with its fresh body: %+v", ds)
 	}
 }
 

@@ -8,6 +8,7 @@
 // handler alike (router.go lists the order):
 //
 //	logging.go     correlation id and structured logs
+//	dedup.go       a message handled before is acknowledged, not run again
 //	progress.go    the store's record of where each onboarding stands
 //	deadletter.go  failures that will not pass: dead letter, with an alert
 //	retry.go       failures that may pass: a delayed copy, Retry-After honoured
@@ -189,6 +190,8 @@ type Outcome struct {
 	Took time.Duration
 	// Interrupted marks a requeue because the host is shutting down.
 	Interrupted bool
+	// Duplicate marks an Ack of a message that was handled before.
+	Duplicate bool
 	// Progress is what the settlement records for people (see Recorder).
 	Progress []store.Update
 

@@ -27,6 +27,7 @@ func Logging(log *slog.Logger) Middleware {
 			switch {
 			case err != nil:
 				l.Error("step failed without a verdict", "error", err)
+			case o.Duplicate:
 			case o.Verdict == Ack:
 				l.Info("step done", "note", o.Note, "produced", len(o.Produced), "took_ms", o.Took.Milliseconds())
 			case o.Interrupted:

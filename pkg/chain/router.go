@@ -191,8 +191,10 @@ type Stack struct {
 	HandlerTimeout time.Duration
 	Recorder       Recorder
 	Alert          Alerter
-	Log            *slog.Logger
-	Now            func() time.Time
+	// Handled, when set, de-duplicates deliveries (see Deduplicate).
+	Handled HandledLookup
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Middleware returns the stack, outermost first. The order matters: a wait
@@ -209,13 +211,16 @@ func (s Stack) Middleware() []Middleware {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
-	return []Middleware{
-		Logging(s.Log),
+	stack := []Middleware{Logging(s.Log)}
+	if s.Handled != nil {
+		stack = append(stack, Deduplicate(s.Handled, s.Log))
+	}
+	return append(stack,
 		Progress(s.Recorder, s.Now),
 		DeadLetters(s.Alert),
 		Retry(s.Policy),
 		Waits(s.ReplicationWindow, s.Now),
 		Timeout(s.HandlerTimeout),
 		Recoverer(s.Log),
-	}
+	)
 }

@@ -1,6 +1,8 @@
 // Package emulators starts, for tests, the real local emulators of the
 // cloud services ctsync uses: Azurite (Azure Table and Blob Storage, from
-// npm) and moto in server mode (DynamoDB, S3 and SQS, from PyPI). Each is
+// npm) and moto in server mode (DynamoDB, S3 and SQS, from PyPI; its
+// DynamoDB requests are serialized, because moto does not apply a
+// conditional write atomically and DynamoDB does — see moto_server.py). Each is
 // installed on first use into .cache/emulators in the repository (ignored by
 // git; .ci/run starts from a clean clone and gets the same), started once per
 // test binary on free loopback ports, and stopped by its PID when the tests
@@ -287,7 +289,11 @@ func StartMoto(t testing.TB) *Moto {
 			return
 		}
 		port := FreePort(t)
-		cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+		// moto_server.py (beside this file) serializes DynamoDB requests:
+		// real DynamoDB applies a conditional write atomically, moto's
+		// threaded server does not.
+		_, here, _, _ := runtime.Caller(0)
+		cmd := exec.Command(python, filepath.Join(filepath.Dir(here), "moto_server.py"), "127.0.0.1", fmt.Sprint(port))
 		cmd.Env = append(os.Environ(), "PYTHONPATH="+dir)
 		m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Region: "eu-west-1"}
 		start(t, "moto", cmd, answers(m.Endpoint+"/moto-api/"))

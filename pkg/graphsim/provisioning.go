@@ -560,6 +560,14 @@ func (s *Server) quarantineJob(j *job, reason, code, message string) {
 	j.lastExecution = &execution{state: "Failed", began: now, ended: now, errCode: code, errMessage: message}
 }
 
+// PauseCycles stops every job's synchronization cycles until ResumeCycles,
+// so the provisioning logs stop growing (tests compare what was collected
+// with what there is).
+func (s *Server) PauseCycles() { s.mu.Lock(); s.cyclesPaused = true; s.mu.Unlock() }
+
+// ResumeCycles lets jobs run their cycles again.
+func (s *Server) ResumeCycles() { s.mu.Lock(); s.cyclesPaused = false; s.mu.Unlock() }
+
 // runJobs runs synchronization cycles for started jobs.
 func (s *Server) runJobs() {
 	defer s.jobsDone.Done()
@@ -572,6 +580,10 @@ func (s *Server) runJobs() {
 		case <-tick.C:
 		}
 		s.mu.Lock()
+		if s.cyclesPaused {
+			s.mu.Unlock()
+			continue
+		}
 		now := s.now()
 		for _, t := range s.tenants {
 			for _, sp := range t.sps {
@@ -642,4 +654,19 @@ func (s *Server) runCycle(source *tenant, sp *servicePrincipal, j *job) {
 		j.steadyFirst = now
 	}
 	j.steadyLast = now
+}
+
+// ProvisioningRecordIDs lists the ids of the provisioning records a tenant
+// holds for service principal spID (synthetic volumes excluded), for tests
+// that compare what was collected with what there is.
+func (s *Server) ProvisioningRecordIDs(tenantID, spID string) []string {
+	var ids []string
+	s.withTenant(tenantID, func(t *tenant) {
+		for _, r := range t.logs.records {
+			if strings.EqualFold(r.spID, spID) {
+				ids = append(ids, r.id)
+			}
+		}
+	})
+	return ids
 }

@@ -1,5 +1,7 @@
 package graphsim
 
+import "fmt"
+
 // Sample tenants for demos and for pointing ctsync at a standalone emulator:
 // Contoso (source, with users and a group) and Fabrikam (target).
 const (
@@ -21,4 +23,34 @@ func (s *Server) AddSampleTenants() {
 	s.AddTenant(TenantSpec{ID: SampleSourceTenant, DisplayName: "Contoso", Domain: "contoso.onmicrosoft.com", Users: SampleUsers,
 		Groups: []GroupSpec{{ID: SampleGroup, DisplayName: "Sales", Members: []string{SampleUsers[2].ID, SampleUsers[3].ID}}}})
 	s.AddTenant(TenantSpec{ID: SampleTargetTenant, DisplayName: "Fabrikam", Domain: "fabrikam.onmicrosoft.com"})
+}
+
+// Pair is a synthetic tenant pair: a source tenant with two users and a
+// group (holding a third user), and an empty target tenant.
+type Pair struct {
+	Source, Target string
+	Users          []string
+	Group          string
+}
+
+// AddTenantPairs adds n synthetic tenant pairs, for scale tests and for
+// rehearsing many onboardings (`ctsync emulator --pairs`). Their ids are
+// derived from the pair's number, so every run has the same ones.
+func (s *Server) AddTenantPairs(n int) []Pair {
+	id := func(i, role int) string { return fmt.Sprintf("%08x-%04x-4000-8000-%012x", 0xc7500000+i, role, i) }
+	pairs := make([]Pair, n)
+	for i := range n {
+		p := Pair{Source: id(i, 1), Target: id(i, 2), Users: []string{id(i, 3), id(i, 4)}, Group: id(i, 5)}
+		member := id(i, 6)
+		s.AddTenant(TenantSpec{ID: p.Source, DisplayName: fmt.Sprintf("Source %d", i), Domain: fmt.Sprintf("source%d.onmicrosoft.com", i),
+			Users: []UserSpec{
+				{ID: p.Users[0], DisplayName: fmt.Sprintf("User %d-a", i), UserPrincipalName: fmt.Sprintf("a@source%d.onmicrosoft.com", i)},
+				{ID: p.Users[1], DisplayName: fmt.Sprintf("User %d-b", i), UserPrincipalName: fmt.Sprintf("b@source%d.onmicrosoft.com", i)},
+				{ID: member, DisplayName: fmt.Sprintf("User %d-c", i), UserPrincipalName: fmt.Sprintf("c@source%d.onmicrosoft.com", i)},
+			},
+			Groups: []GroupSpec{{ID: p.Group, DisplayName: fmt.Sprintf("Group %d", i), Members: []string{member}}}})
+		s.AddTenant(TenantSpec{ID: p.Target, DisplayName: fmt.Sprintf("Target %d", i), Domain: fmt.Sprintf("target%d.onmicrosoft.com", i)})
+		pairs[i] = p
+	}
+	return pairs
 }

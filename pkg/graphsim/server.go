@@ -96,6 +96,8 @@ type Server struct {
 	limiter  *limiter
 	stopJobs chan struct{}
 	jobsDone sync.WaitGroup
+	// cyclesPaused holds every job's cycles (PauseCycles).
+	cyclesPaused bool
 }
 
 // Request is one Graph or login request as the emulator saw it.

@@ -234,6 +234,9 @@ func (h *Harvester) keep(ctx context.Context, lease store.Lease) (context.Contex
 				return
 			case <-t.C:
 				renewed, err := h.store.RenewLease(ctx, lease, h.opts.Lease)
+				if err != nil && ctx.Err() != nil {
+					return // the harvest is over or shutting down
+				}
 				if err != nil {
 					h.opts.Log.Error("harvest lease lost; stopping", "error", err)
 					cancel(fmt.Errorf("harvest stopped: %w", err))

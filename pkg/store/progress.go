@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"sort"
 	"time"
@@ -26,8 +27,24 @@ func (s *Store) SaveProgress(ctx context.Context, updates ...Update) error {
 				return err
 			}
 		}
+		if h := u.Handled; h != nil {
+			if _, err := s.kv.Put(ctx, Item{PK: handledPrefix + h.Correlation, SK: h.Step + "/" + h.EventID, Value: []byte("{}")}, Condition{}); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// WasHandled reports whether the router acknowledged this message before:
+// a queue without de-duplication (SQS) delivers a message, or a republished
+// event, more than once.
+func (s *Store) WasHandled(ctx context.Context, h Handled) (bool, error) {
+	_, err := s.kv.Get(ctx, handledPrefix+h.Correlation, h.Step+"/"+h.EventID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (s *Store) saveStep(ctx context.Context, st Step) error {

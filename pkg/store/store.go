@@ -102,6 +102,14 @@ const (
 type Update struct {
 	Step       *Step
 	Onboarding *Onboarding
+	// Handled marks a message as handled (see Handled).
+	Handled *Handled
+}
+
+// Handled names a message the router acknowledged: the event, the step
+// that handled it, and the correlation it belongs to (its partition).
+type Handled struct {
+	Correlation, Step, EventID string
 }
 
 // Progress records where onboardings stand.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 )
@@ -37,6 +38,7 @@ const (
 	leasesPK      = "lease"
 	sinksPK       = "sink"
 	pairsPK       = "pair"
+	handledPrefix = "handled:" // messages the router acknowledged, by correlation
 )
 
 // contention bounds how often a read-modify-write retries after losing a
@@ -47,7 +49,7 @@ const contention = 50
 // if nobody wrote in between, reading again when someone did. fn sees nil
 // for an absent item; returning errSkip leaves the item as it is.
 func (s *Store) update(ctx context.Context, pk, sk string, fn func(cur []byte) ([]byte, time.Time, error)) (Item, error) {
-	for range contention {
+	for attempt := range contention {
 		it, err := s.kv.Get(ctx, pk, sk)
 		cond := Condition{IfVersion: it.Version}
 		switch {
@@ -65,6 +67,7 @@ func (s *Store) update(ctx context.Context, pk, sk string, fn func(cur []byte) (
 		}
 		written, err := s.kv.Put(ctx, Item{PK: pk, SK: sk, Value: value, Expires: expires}, cond)
 		if errors.Is(err, ErrConflict) {
+			backOff(ctx, attempt)
 			continue
 		}
 		return written, err
@@ -73,6 +76,18 @@ func (s *Store) update(ctx context.Context, pk, sk string, fn func(cur []byte) (
 }
 
 var errSkip = errors.New("no change")
+
+// backOff spreads writers that lost a compare-and-swap: a few milliseconds,
+// more for each loss, with jitter, so they stop colliding.
+func backOff(ctx context.Context, attempt int) {
+	d := time.Duration(1+rand.IntN(2<<min(attempt, 6))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
 
 func decode(raw []byte, v any) error {
 	if len(raw) == 0 {

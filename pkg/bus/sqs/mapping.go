@@ -34,6 +34,9 @@ type EventSourceMapping struct {
 	BatchSize int
 	// Visibility is how long a received batch stays invisible; default 60 s.
 	Visibility time.Duration
+	// WaitTime is the long poll of each receive; default 20 s, as Lambda's
+	// pollers use it.
+	WaitTime time.Duration
 	// Duplicate invokes every batch twice before deleting it: the
 	// at-least-once delivery SQS and Lambda allow, made certain.
 	Duplicate bool
@@ -49,6 +52,9 @@ func (m *EventSourceMapping) Run(ctx context.Context) error {
 	}
 	if m.Visibility <= 0 {
 		m.Visibility = time.Minute
+	}
+	if m.WaitTime <= 0 || m.WaitTime > 20*time.Second {
+		m.WaitTime = 20 * time.Second
 	}
 	if m.Log == nil {
 		m.Log = slog.New(slog.DiscardHandler)
@@ -84,7 +90,7 @@ func (m *EventSourceMapping) Run(ctx context.Context) error {
 // settles the batch. It returns how many records it received.
 func (m *EventSourceMapping) Poll(ctx context.Context, name, url string) (int, error) {
 	out, err := m.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl: aws.String(url), MaxNumberOfMessages: int32(m.BatchSize), WaitTimeSeconds: 1,
+		QueueUrl: aws.String(url), MaxNumberOfMessages: int32(m.BatchSize), WaitTimeSeconds: int32(m.WaitTime / time.Second),
 		VisibilityTimeout:           int32(m.Visibility / time.Second),
 		MessageAttributeNames:       []string{"All"},
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},

@@ -24,6 +24,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/host/awslambda"
 	"github.com/ctsync/ctsync/pkg/host/cloud"
 	"github.com/ctsync/ctsync/pkg/host/hosttest"
+	"github.com/ctsync/ctsync/pkg/store/dynamostore"
 )
 
 const prefix = "ctsync-test-"
@@ -261,6 +262,20 @@ func TestTheSAMTemplateMatchesTheChainTable(t *testing.T) {
 	fn := tmpl.Resources["Function"].Properties
 	if fn["Timeout"].(float64)*6 > float64(awslambda.VisibilityTimeoutSeconds) {
 		t.Fatal("SQS asks for a visibility timeout of at least six times the function timeout")
+	}
+	if _, limited := fn["ReservedConcurrentExecutions"]; limited || strings.Contains(string(want), "FileSystemConfigs") {
+		t.Fatal("the function must scale out: no reserved concurrency, no shared file system")
+	}
+	vars := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if vars["CTSYNC_STORE"] != "dynamodb" || vars["CTSYNC_DYNAMODB_TABLE"] == nil || vars["CTSYNC_S3_BUCKET"] == nil {
+		t.Fatalf("the function is not pointed at the shared store: %v", vars)
+	}
+	table := tmpl.Resources["StateTable"]
+	if table.Type != "AWS::DynamoDB::Table" || fmt.Sprint(table.Properties["TimeToLiveSpecification"]) != "map[AttributeName:"+dynamostore.TTLAttribute+" Enabled:true]" {
+		t.Fatalf("state table %+v", table)
+	}
+	if tmpl.Resources["RecordsBucket"].Type != "AWS::S3::Bucket" {
+		t.Fatal("no records bucket")
 	}
 	triggers := fn["Events"].(map[string]any)
 	for _, q := range a.Table.Queues() {

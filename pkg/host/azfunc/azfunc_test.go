@@ -251,3 +251,27 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// The Bicep cannot be compiled here (no Bicep CLI is reachable); what it
+// must say for the shared store and free scale-out is checked as text.
+func TestTheBicepSharesTableStorageAndLimitsNoInstances(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "infra", "main.bicep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bicep := string(raw)
+	for _, limit := range []string{"functionAppScaleLimit", "maximumElasticWorkerCount", "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT", "CTSYNC_STATE_DIR"} {
+		if strings.Contains(bicep, limit) {
+			t.Errorf("infra/main.bicep still sets %s", limit)
+		}
+	}
+	for _, want := range []string{"'CTSYNC_STORE', value: 'tables'", "primaryEndpoints.table", "primaryEndpoints.blob",
+		"tableServices/tables@", "blobServices/containers@",
+		"'0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'", // Storage Table Data Contributor
+		"'ba92f5b4-2d11-453d-a403-e96b0029c9fe'", // Storage Blob Data Contributor
+		"scope: table", "scope: container"} {
+		if !strings.Contains(bicep, want) {
+			t.Errorf("infra/main.bicep lacks %s", want)
+		}
+	}
+}
