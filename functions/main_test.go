@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,5 +327,51 @@ func TestProgressIsShownAtMostOncePerIntervalPerConfiguration(t *testing.T) {
 	show(a)
 	if shown["a"] != 1 || shown["b"] != 1 {
 		t.Fatalf("shown %v: want the first report of each configuration, then silence for the interval", shown)
+	}
+}
+
+// The Azure Functions host keeps its state in Table Storage: started as the
+// Functions host starts it, it answers the readiness probe and a timer
+// invocation without ever creating a state directory (no SQLite file).
+func TestTheFunctionsHostOpensNoSQLiteFile(t *testing.T) {
+	az := emulators.StartAzurite(t)
+	port := emulators.FreePort(t)
+	state := filepath.Join(t.TempDir(), "state")
+	cmd := exec.Command(binary, "functions-host")
+	cmd.Env = []string{"HOME=" + t.TempDir(), "CTSYNC_STATE_DIR=" + state, fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port),
+		// The Service Bus client connects lazily; nothing here sends.
+		"CTSYNC_SERVICEBUS_CONNECTION_STRING=Endpoint=sb://127.0.0.1/;SharedAccessKeyName=test;SharedAccessKey=dGVzdA==",
+		"CTSYNC_STORE=tables", "CTSYNC_STORAGE_CONNECTION_STRING=" + az.ConnectionString, "CTSYNC_TABLE=fnhost", "CTSYNC_BLOB_CONTAINER=fnhost",
+		"AZURE_CLIENT_ID=" + graphsim.DefaultClientID, "AZURE_CLIENT_SECRET=unused"}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the custom handler never answered its readiness probe:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := http.Post(base+"/harvest", "application/json", strings.NewReader(`{"Data":{"timer":{"IsPastDue":false}},"Metadata":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "harvested 0 configuration(s)") {
+		t.Fatalf("timer invocation: %d %s\n%s", resp.StatusCode, body, logs.String())
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Fatalf("the Functions host created %s: it must keep no state on local disk (%v)", state, err)
 	}
 }
