@@ -1,0 +1,49 @@
+package chain
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Stack is the router's standard middleware, configured once per host.
+type Stack struct {
+	Policy Policy
+	// ReplicationWindow bounds waits (see Waits). Default 3 minutes.
+	ReplicationWindow time.Duration
+	// HandlerTimeout bounds one handler run. Default 4 minutes.
+	HandlerTimeout time.Duration
+	Recorder       Recorder
+	Alert          Alerter
+	// Handled, when set, de-duplicates deliveries (see Deduplicate).
+	Handled HandledLookup
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Middleware returns the stack, outermost first. The order matters: a wait
+// that outlives the window becomes a not-found failure (Waits) that the
+// retry middleware leaves to the dead-letter middleware, and progress and
+// logs see the final verdict.
+func (s Stack) Middleware() []Middleware {
+	if s.ReplicationWindow <= 0 {
+		s.ReplicationWindow = 3 * time.Minute
+	}
+	if s.HandlerTimeout <= 0 {
+		s.HandlerTimeout = 4 * time.Minute
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	stack := []Middleware{Logging(s.Log)}
+	if s.Handled != nil {
+		stack = append(stack, Deduplicate(s.Handled, s.Log))
+	}
+	return append(stack,
+		Progress(s.Recorder, s.Now),
+		DeadLetters(s.Alert),
+		Retry(s.Policy),
+		Waits(s.ReplicationWindow, s.Now),
+		Timeout(s.HandlerTimeout),
+		Recoverer(s.Log),
+	)
+}
