@@ -18,6 +18,7 @@ package azfunc
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,7 +84,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = h.step(r.Context(), function, env, r.Header.Get("X-Azure-Functions-InvocationId"))
 	}
 	if err != nil {
-		// Non-2xx: the host abandons the message and it comes back.
+		// Non-2xx: the host abandons the message and it comes back, and it
+		// drops the answer's Logs (it checks the status first), so the
+		// failure is written to stderr, which the host collects.
 		h.Logger().Error("invocation failed", "function", function, "error", err)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
@@ -130,8 +133,11 @@ func (h *Handler) harvest(ctx context.Context) (answer, error) {
 func (h *Handler) intake(ctx context.Context, env envelope) answer {
 	respond := func(status int, body any) answer {
 		raw, _ := json.Marshal(body)
+		// statusCode and status both: hosts read either, case-insensitively
+		// (older ones wanted every field present).
 		return answer{Outputs: map[string]any{ResponseBinding: map[string]any{
-			"statusCode": strconv.Itoa(status), "body": string(raw), "headers": map[string]string{"Content-Type": "application/json"}}}}
+			"statusCode": strconv.Itoa(status), "status": strconv.Itoa(status), "body": string(raw),
+			"headers": map[string]string{"Content-Type": "application/json"}}}}
 	}
 	var req struct {
 		Method string `json:"Method"`
@@ -154,21 +160,42 @@ func (h *Handler) intake(ctx context.Context, env envelope) answer {
 	return respond(http.StatusAccepted, accepted)
 }
 
-// payload reads a trigger's value: the host passes a JSON body either as JSON
-// or as a string holding JSON.
+// payload reads a Service Bus trigger's value in any form the Functions
+// host sends it. The host builds Data with GetHttpScriptInvocationContextValue
+// (Azure/azure-functions-host, src/WebJobs.Script/Workers/
+// ScriptInvocationContextExtensions.cs): a byte[] goes out base64-encoded
+// unless the binding's dataType is "binary", an object as JSON, and anything
+// else through JsonConvert.SerializeObject — a string as a JSON string
+// holding the body. Bindings sets dataType "string", so a message arrives as
+// a JSON string; a body that was itself a serialized string arrives nested
+// deeper. All three forms are accepted: an object, a JSON string of any
+// depth, base64.
 func payload(raw json.RawMessage) ([]byte, error) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, errors.New("missing")
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, err
+	for depth := 0; depth < 8; depth++ {
+		switch {
+		case len(raw) == 0 || string(raw) == "null":
+			return nil, errors.New("missing")
+		case raw[0] == '{':
+			return raw, nil
+		case raw[0] == '"':
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, fmt.Errorf("not a JSON string: %w", err)
+			}
+			raw = bytes.TrimSpace([]byte(s))
+			if len(raw) > 0 && raw[0] != '{' && raw[0] != '"' {
+				decoded, err := base64.StdEncoding.DecodeString(s)
+				if err != nil {
+					return nil, errors.New("neither a JSON object, nor a string holding one, nor base64 of one")
+				}
+				raw = bytes.TrimSpace(decoded)
+			}
+		default:
+			return nil, errors.New("not a JSON object, a string holding one, or base64 of one")
 		}
-		return []byte(s), nil
 	}
-	return raw, nil
+	return nil, errors.New("nested too deep")
 }
 
 // metaString reads a metadata value that may arrive as a string, or as a

@@ -3,8 +3,10 @@ package azfunc_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -81,6 +83,17 @@ func TestInfraQueuesMatchTheChainTable(t *testing.T) {
 		strings.Join(hostJSON.CustomHandler.Description.Arguments, " ") != "functions-host" {
 		t.Fatalf("host.json must start `ctsync functions-host`: %s %v", raw, err)
 	}
+	// Envelope mode for HTTP triggers: either flag would hand the handler the
+	// raw request instead of the envelope the intake reads.
+	var flags struct {
+		CustomHandler map[string]any `json:"customHandler"`
+	}
+	_ = json.Unmarshal(raw, &flags)
+	for _, flag := range []string{"enableForwardingHttpRequest", "enableProxyingHttpRequest"} {
+		if v, ok := flags.CustomHandler[flag]; !ok || v != false {
+			t.Errorf("host.json must set customHandler.%s to false explicitly, has %v", flag, v)
+		}
+	}
 }
 
 // functionsHost plays the Azure Functions host: it takes messages from the
@@ -91,9 +104,29 @@ type functionsHost struct {
 	t       *testing.T
 	queue   *bus.Embedded
 	handler *httptest.Server
-	// doubleEncode sends message bodies as a string holding JSON, as some
-	// host versions do.
-	doubleEncode bool
+	// form is how the message body is sent (see encode).
+	form string
+}
+
+// encode sends a message body the way the Functions host may:
+//
+//	object  the body as a JSON object
+//	string  a JSON string holding the body (dataType "string": what the
+//	        host's GetHttpScriptInvocationContextValue makes of a string)
+//	double  a JSON string holding a JSON string holding the body (a body
+//	        that was itself serialized as a string)
+//	base64  base64 of the body's bytes (a byte[] without dataType "binary")
+func encode(form string, body []byte) any {
+	switch form {
+	case "string":
+		return string(body)
+	case "double":
+		inner, _ := json.Marshal(string(body))
+		return string(inner)
+	case "base64":
+		return base64.StdEncoding.EncodeToString(body)
+	}
+	return json.RawMessage(body)
 }
 
 func newFunctionsHost(t *testing.T, a *app.Local) *functionsHost {
@@ -131,10 +164,7 @@ func (f *functionsHost) deliver(queues ...string) (bus.Delivery, int, bool) {
 		return bus.Delivery{}, 0, false
 	}
 	d := ds[0]
-	var message any = json.RawMessage(d.Body)
-	if f.doubleEncode {
-		message = string(d.Body)
-	}
+	message := encode(f.form, d.Body)
 	// Metadata arrives as the host serializes it: scalars as strings, the
 	// message id as a string holding a JSON string.
 	st, _ := f.invoke(d.Queue, map[string]any{azfunc.MessageBinding: message},
@@ -150,17 +180,17 @@ func (f *functionsHost) deliver(queues ...string) (bus.Delivery, int, bool) {
 }
 
 func TestAnOnboardingRunsThroughTheCustomHandlerProtocol(t *testing.T) {
-	for _, doubleEncode := range []bool{false, true} {
-		t.Run("double-encoded bodies "+strconv.FormatBool(doubleEncode), func(t *testing.T) {
+	for _, form := range []string{"object", "string", "double", "base64"} {
+		t.Run("message as "+form, func(t *testing.T) {
 			sim := hosttest.StartSim(t)
 			a := hosttest.Open(t, sim)
 			host := newFunctionsHost(t, a)
-			host.doubleEncode = doubleEncode
+			host.form = form
 			st, out := host.invoke(azfunc.IntakeFunction, map[string]any{azfunc.RequestBinding: map[string]any{
 				"Url": "https://ctsync.azurewebsites.net/api/intake", "Method": "POST", "Query": "{}", "Headers": map[string][]string{}, "Params": map[string]string{},
 				"Body": string(hosttest.OnboardingRequest(t))}}, map[string]any{})
 			res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
-			if st != 200 || res["statusCode"] != "202" {
+			if st != 200 || res["statusCode"] != "202" || res["status"] != "202" {
 				t.Fatalf("intake: %d %v", st, out)
 			}
 			var accepted struct{ OnboardingID string }
@@ -200,6 +230,34 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 	_, steps, _ := a.Store.GetOnboarding(context.Background(), hosttest.OnboardingID(t, hosttest.OnboardingRequest(t)))
 	if len(steps) != 1 || steps[0].Attempts != 2 {
 		t.Fatalf("the copy was not counted as the second attempt: %+v", steps)
+	}
+}
+
+// Whatever form a bad message arrives in, it is dead-lettered with the
+// reason (the handler answers 2xx); a message the handler cannot even read
+// is refused with a non-2xx answer, whose Logs the host drops, so the
+// failure is on stderr too (the handler's logger).
+func TestUnreadableMessagesAreRefusedAndLogged(t *testing.T) {
+	a := hosttest.Open(t, hosttest.StartSim(t))
+	var logs bytes.Buffer
+	host := hosttest.CloudHost(a, a.Bus)
+	host.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	srv := httptest.NewServer(&azfunc.Handler{Host: host})
+	t.Cleanup(srv.Close)
+	first := hosttest.FirstQueue(t, a)
+	for _, message := range []any{12, "not base64 and not JSON!", []int{1, 2}} {
+		body, _ := json.Marshal(map[string]any{"Data": map[string]any{azfunc.MessageBinding: message}, "Metadata": map[string]any{}})
+		resp, err := http.Post(srv.URL+"/"+first, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 500 {
+			t.Errorf("message %v answered %d", message, resp.StatusCode)
+		}
+	}
+	if n := strings.Count(logs.String(), `"msg":"invocation failed"`); n != 3 {
+		t.Fatalf("%d failures logged, want 3:\n%s", n, logs.String())
 	}
 }
 

@@ -24,8 +24,10 @@ func Bindings(t *chain.Table) map[string][]byte {
 		out[name] = append(raw, '\n')
 	}
 	for _, q := range t.Queues() {
+		// dataType "string": the host sends the body as a JSON string (see
+		// payload), not as base64 of bytes.
 		put(q, map[string]any{"name": MessageBinding, "type": "serviceBusTrigger", "direction": "in", "queueName": q,
-			"connection": ServiceBusConnection, "isSessionsEnabled": false, "cardinality": "one"})
+			"connection": ServiceBusConnection, "isSessionsEnabled": false, "cardinality": "one", "dataType": "string"})
 	}
 	put(HarvestFunction, map[string]any{"name": "timer", "type": "timerTrigger", "direction": "in",
 		"schedule": "%" + HarvestSchedule + "%", "runOnStartup": false, "useMonitor": true})
