@@ -107,7 +107,10 @@ func (e *environment) openSharedState(ctx context.Context, kind string) (*shared
 			return nil, errors.New("CTSYNC_STORE=dynamodb needs CTSYNC_S3_BUCKET, the bucket collected provisioning records go to")
 		}
 		kv := dynamostore.New(dynamodb.NewFromConfig(cfg), get("CTSYNC_DYNAMODB_TABLE", "ctsync"))
-		objects := s3objects.New(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), bucket, get("CTSYNC_S3_PREFIX", "provisioning/"))
+		objects := s3objects.New(s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = true // custom endpoints (emulators) serve path-style
+			o.DisableLogOutputChecksumValidationSkipped = true
+		}), bucket, get("CTSYNC_S3_PREFIX", "provisioning/"))
 		return &sharedState{kind: kind, store: store.New(kv), objects: objects, label: "s3:" + bucket}, nil
 	}
 	return nil, fmt.Errorf("%s is not a shared store", kind)

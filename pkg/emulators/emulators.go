@@ -304,3 +304,114 @@ func StartMoto(t testing.TB) *Moto {
 	}
 	return moto
 }
+
+// RIEVersion is the AWS Lambda Runtime Interface Emulator's module version
+// (its tags are not semver; the proxy serves this pseudo-version).
+const RIEVersion = "v0.0.0-20261030222936-bef5c4ba774d"
+
+// RIE is a running Lambda Runtime Interface Emulator with one function.
+type RIE struct {
+	// InvokeURL is where an invocation is POSTed.
+	InvokeURL string
+}
+
+var (
+	rieOnce sync.Once
+	rieBin  string
+	rieErr  string
+)
+
+// StartRIE runs bootstrap as a Lambda function under AWS's Runtime
+// Interface Emulator (built from the Go module proxy into the cache on first
+// use), both on free loopback ports, with env as the function's environment.
+// Like one Lambda instance, it handles one invocation at a time.
+func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
+	t.Helper()
+	rieOnce.Do(func() {
+		dir := filepath.Join(cacheDir(), "rie-"+RIEVersion)
+		bin := filepath.Join(dir, "aws-lambda-rie")
+		err := install(t, filepath.Join(dir, ".installed"), func() error {
+			cmd := exec.Command("go", "install", "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@"+RIEVersion)
+			cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go install aws-lambda-rie@%s: %v\n%s", RIEVersion, err, out)
+			}
+			return nil
+		})
+		if err != nil {
+			rieErr = fmt.Sprintf("the Lambda Runtime Interface Emulator could not be built (%v)", err)
+			return
+		}
+		rieBin = bin
+	})
+	if rieBin == "" {
+		unavailable(t, rieErr)
+	}
+	emulator, runtimeAPI := FreePort(t), FreePort(t)
+	cmd := exec.Command(rieBin, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", emulator),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", runtimeAPI), "--log-level", "warn", bootstrap)
+	cmd.Env = env
+	addr := fmt.Sprintf("127.0.0.1:%d", emulator)
+	// Any request to the invocation path invokes the function, so readiness
+	// is a connection, not a request.
+	p := start(t, "rie", cmd, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	t.Cleanup(p.stop)
+	return &RIE{InvokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations"}
+}
+
+// CfnLintVersion is the CloudFormation linter (PyPI cfn-lint, which knows
+// SAM; the npm package of that name is another, outdated tool).
+const CfnLintVersion = "1.58.0"
+
+var (
+	cfnLintOnce sync.Once
+	cfnLintDir  string
+	cfnLintErr  string
+)
+
+// CfnLint runs cfn-lint (installed into the cache on first use) with args
+// and returns its output and exit code.
+func CfnLint(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	cfnLintOnce.Do(func() {
+		python, err := exec.LookPath("python3")
+		if err != nil {
+			cfnLintErr = "cfn-lint needs Python 3 with pip (https://www.python.org); install them to lint the SAM template"
+			return
+		}
+		dir := filepath.Join(cacheDir(), "cfn-lint-"+CfnLintVersion)
+		err = install(t, filepath.Join(dir, ".installed"), func() error {
+			out, err := exec.Command(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", dir,
+				"cfn-lint=="+CfnLintVersion).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("pip install cfn-lint==%s: %v\n%s", CfnLintVersion, err, out)
+			}
+			return nil
+		})
+		if err != nil {
+			cfnLintErr = fmt.Sprintf("cfn-lint could not be installed (%v)", err)
+			return
+		}
+		cfnLintDir = dir
+	})
+	if cfnLintDir == "" {
+		unavailable(t, cfnLintErr)
+	}
+	cmd := exec.Command("python3", append([]string{filepath.Join(cfnLintDir, "bin", "cfn-lint")}, args...)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+cfnLintDir)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		code = -1
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		}
+	}
+	return string(out), code
+}

@@ -47,21 +47,7 @@ type EventSourceMapping struct {
 
 // Run polls every queue until ctx ends.
 func (m *EventSourceMapping) Run(ctx context.Context) error {
-	if m.BatchSize <= 0 || m.BatchSize > 10 {
-		m.BatchSize = 10
-	}
-	if m.Visibility <= 0 {
-		m.Visibility = time.Minute
-	}
-	if m.WaitTime <= 0 || m.WaitTime > 20*time.Second {
-		m.WaitTime = 20 * time.Second
-	}
-	if m.Log == nil {
-		m.Log = slog.New(slog.DiscardHandler)
-	}
-	if m.Account == "" {
-		m.Account = "123456789012"
-	}
+	m.defaults()
 	var wg sync.WaitGroup
 	for _, q := range m.Queues {
 		out, err := m.Client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(m.Prefix + q)})
@@ -86,9 +72,28 @@ func (m *EventSourceMapping) Run(ctx context.Context) error {
 	return nil
 }
 
+func (m *EventSourceMapping) defaults() {
+	if m.BatchSize <= 0 || m.BatchSize > 10 {
+		m.BatchSize = 10
+	}
+	if m.Visibility <= 0 {
+		m.Visibility = time.Minute
+	}
+	if m.WaitTime <= 0 || m.WaitTime > 20*time.Second {
+		m.WaitTime = 20 * time.Second
+	}
+	if m.Log == nil {
+		m.Log = slog.New(slog.DiscardHandler)
+	}
+	if m.Account == "" {
+		m.Account = "123456789012"
+	}
+}
+
 // Poll receives one batch from the queue at url, invokes the function and
 // settles the batch. It returns how many records it received.
 func (m *EventSourceMapping) Poll(ctx context.Context, name, url string) (int, error) {
+	m.defaults()
 	out, err := m.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl: aws.String(url), MaxNumberOfMessages: int32(m.BatchSize), WaitTimeSeconds: int32(m.WaitTime / time.Second),
 		VisibilityTimeout:           int32(m.Visibility / time.Second),

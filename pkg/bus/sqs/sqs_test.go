@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/emulators"
 )
 
 // Batching and delays are plain data, checked without AWS.
@@ -64,22 +65,46 @@ func TestDelaysRoundUpAndStopAtFifteenMinutes(t *testing.T) {
 	}
 }
 
-// The publisher runs against a real queue when one is configured:
-//
-//	CTSYNC_TEST_SQS_QUEUE  the name of a standard queue for tests only (it is drained)
-//	AWS_REGION and credentials as the AWS SDK finds them (AWS_PROFILE, AWS_ACCESS_KEY_ID, …)
-//
-// SQS cannot run on the build machines, so without them the test is skipped.
-func TestPublisherAgainstSQS(t *testing.T) {
-	name := os.Getenv("CTSYNC_TEST_SQS_QUEUE")
-	if name == "" {
-		t.Skip("set CTSYNC_TEST_SQS_QUEUE (and AWS credentials) to run against Amazon SQS")
-	}
+func TestMain(m *testing.M) { os.Exit(emulators.Main(m)) }
+
+// The publisher's contract runs against moto's SQS (the JSON protocol
+// aws-sdk-go-v2 speaks) in every test run.
+func TestPublisherAgainstMoto(t *testing.T) {
+	emulators.StartMoto(t).Apply(t)
 	ctx := context.Background()
-	p, err := Connect(ctx, "")
+	client, err := Client(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	name := fmt.Sprintf("contract-%d", time.Now().UnixNano())
+	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	publisherContract(t, New(client, ""), name, 3*time.Second)
+}
+
+// It also runs against a real queue when one is configured:
+//
+//	CTSYNC_TEST_SQS_QUEUE  the name of a standard queue for tests only (it is drained)
+//	AWS_REGION and credentials as the AWS SDK finds them (AWS_PROFILE, AWS_ACCESS_KEY_ID, …)
+func TestPublisherAgainstSQS(t *testing.T) {
+	name := os.Getenv("CTSYNC_TEST_SQS_QUEUE")
+	if name == "" {
+		t.Skip("skipped: set CTSYNC_TEST_SQS_QUEUE (and AWS credentials) to run the publisher's contract against Amazon SQS as well")
+	}
+	p, err := Connect(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	publisherContract(t, p, name, 20*time.Second)
+}
+
+// publisherContract: more messages than a batch holds, and bodies too big
+// for one, all arrive with their event id as a message attribute; a delayed
+// message comes after the others; a delay beyond SQS's 15 minutes is cut to
+// them, not refused.
+func publisherContract(t *testing.T, p *Publisher, name string, delay time.Duration) {
+	ctx := context.Background()
 	url, err := p.queueURL(ctx, name)
 	if err != nil {
 		t.Fatal(err)
@@ -89,24 +114,45 @@ func TestPublisherAgainstSQS(t *testing.T) {
 	for i := range 12 {
 		msgs = append(msgs, bus.Outgoing{ID: fmt.Sprintf("evt-%d", i), Queue: name, Body: fmt.Appendf(nil, `{"n":%d}`, i)})
 	}
-	msgs = append(msgs, bus.Outgoing{ID: "later", Queue: name, Body: []byte(`{"n":"later"}`), NotBefore: time.Now().Add(20 * time.Second)})
+	big := strings.Repeat("x", 100<<10)
+	for i := range 3 {
+		msgs = append(msgs, bus.Outgoing{ID: fmt.Sprintf("big-%d", i), Queue: name, Body: fmt.Appendf(nil, `{"big":%q}`, big)})
+	}
+	msgs = append(msgs, bus.Outgoing{ID: "later", Queue: name, Body: []byte(`{"n":"later"}`), NotBefore: time.Now().Add(delay)})
+	msgs = append(msgs, bus.Outgoing{ID: "in-two-hours", Queue: name, Body: []byte(`{"n":"much later"}`), NotBefore: time.Now().Add(2 * time.Hour)})
 	if err := p.Publish(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(got) < 13 && time.Now().Before(deadline) {
+	deadline := time.Now().Add(delay + time.Minute)
+	for len(got) < 16 && time.Now().Before(deadline) {
 		for _, m := range receive(t, p.client, url) {
 			id := aws.ToString(m.MessageAttributes[IDAttribute].StringValue)
-			if id == "later" && len(got) < 12 {
+			if id == "later" && len(got) < 15 {
 				t.Errorf("the delayed message came before the others")
 			}
 			got[id] = aws.ToString(m.Body)
 		}
 	}
-	if len(got) != 13 || got["evt-11"] != `{"n":11}` || got["later"] != `{"n":"later"}` {
-		t.Fatalf("received %v", got)
+	if len(got) != 16 || got["evt-11"] != `{"n":11}` || got["later"] != `{"n":"later"}` || len(got["big-2"]) != len(big)+10 {
+		t.Fatalf("received %d messages: %v", len(got), keys(got))
 	}
+	if _, early := got["in-two-hours"]; early {
+		t.Fatal("a message due in two hours arrived")
+	}
+	attrs, err := p.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil || attrs.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesDelayed)] != "1" {
+		t.Fatalf("the message due in two hours must wait in the queue, delayed by SQS's maximum: %v %v", attrs, err)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 func receive(t *testing.T, c *sqs.Client, url string) []types.Message {

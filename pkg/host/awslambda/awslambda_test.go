@@ -20,6 +20,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/bus/sqs"
+	"github.com/ctsync/ctsync/pkg/emulators"
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/host/awslambda"
 	"github.com/ctsync/ctsync/pkg/host/cloud"
@@ -295,3 +296,26 @@ func TestTheSAMTemplateMatchesTheChainTable(t *testing.T) {
 		}
 	}
 }
+
+// The real cfn-lint (with its SAM support) passes the template, with no
+// rule suppressed; and it does catch a broken copy, so a pass means
+// something.
+func TestTheSAMTemplatePassesCfnLint(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "infra", "aws", "template.json")
+	if out, code := emulators.CfnLint(t, path); code != 0 {
+		t.Fatalf("cfn-lint %s: exit %d\n%s", path, code, out)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(t.TempDir(), "template.json")
+	if err := os.WriteFile(broken, []byte(strings.Replace(string(raw), `"PAY_PER_REQUEST"`, `"FREE"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := emulators.CfnLint(t, broken); code == 0 || !strings.Contains(out, "FREE") {
+		t.Fatalf("cfn-lint passed a template with an invalid BillingMode: exit %d\n%s", code, out)
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(emulators.Main(m)) }
