@@ -156,6 +156,7 @@ func (e *environment) appConfig(log *slog.Logger) (app.Config, error) {
 		"CTSYNC_MONITOR_INTERVAL":   &cfg.Chain.Steps.MonitorInterval,
 		"CTSYNC_RETRY_BASE_DELAY":   &cfg.Chain.Policy.BaseDelay,
 		"CTSYNC_RETRY_MAX_DELAY":    &cfg.Chain.Policy.MaxDelay,
+		"CTSYNC_LOCK":               &cfg.Lock,
 	} {
 		if err := e.duration(name, into); err != nil {
 			return cfg, err

@@ -179,7 +179,7 @@ type Config struct {
 	Graph    graph.Config
 	Chain    ChainConfig
 	Workers  int
-	// Lock overrides the message lock duration (tests shorten it).
+	// Lock is the message lock, renewed while a handler runs (default 15 s).
 	Lock time.Duration
 	Poll time.Duration
 	Log  *slog.Logger
@@ -217,11 +217,7 @@ func Open(cfg Config) (*Local, error) {
 	}
 	router := c.Router(st.Bus, st.Store)
 	router.Atomic = st.atomic
-	lock := cfg.Lock
-	if lock == 0 {
-		lock = c.stack.HandlerTimeout + time.Minute
-	}
-	host := &local.Host{Router: router, Bus: st.Bus, Workers: cfg.Workers, Lock: lock, Poll: cfg.Poll, Log: log}
+	host := &local.Host{Router: router, Bus: st.Bus, Workers: cfg.Workers, Lock: cfg.Lock, Poll: cfg.Poll, Log: log}
 	return &Local{State: st, Chain: c, Router: router, Host: host, Intake: c.Intake(st.Bus, st.Store)}, nil
 }
 

@@ -303,6 +303,23 @@ func (s alsoSettler) DeadLetter(ctx context.Context, d Delivery, reason, descrip
 	return s.b.settle(ctx, d, s.with(ctx, func(tx *sql.Tx) error { return s.b.deadLetterTx(ctx, tx, d, reason, description, produced) }))
 }
 
+// RenewLock extends d's lock to lockFor from now, while its handler works
+// (Service Bus's RenewMessageLock): locks stay short, so a consumer that
+// dies holds its messages only briefly. ErrLockLost when the lock expired
+// and another consumer took the message.
+func (b *Embedded) RenewLock(ctx context.Context, d Delivery, lockFor time.Duration) (time.Time, error) {
+	until := b.now().Add(lockFor)
+	res, err := b.db.ExecContext(ctx, `UPDATE bus_messages SET locked_until = ? WHERE queue = ? AND id = ? AND lock_token = ? AND dead = 0`,
+		localdb.Millis(until), d.Queue, d.ID, d.LockToken)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return time.Time{}, ErrLockLost
+	}
+	return until, nil
+}
+
 // Abandon releases d's lock so the message is delivered again at once, its
 // delivery count kept (Service Bus's abandon): what a delivering host does
 // when a handler answers with a failure.

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +135,41 @@ func TestEmbeddedAckWithLostLockPublishesNothing(t *testing.T) {
 	d, _ := b.Depth(ctx)
 	if d.Ready+d.Scheduled+d.Locked != 1 {
 		t.Fatalf("a failed ack must not enqueue its products: %+v", d)
+	}
+}
+
+// Locks are short and renewed while the handler works: a renewed message
+// stays with its consumer past the first lock; once renewals stop (the
+// consumer died), another takes it after one lock period, and the old
+// consumer's renewal is refused.
+func TestEmbeddedRenewedLocksHoldAndLapsedOnesMoveOn(t *testing.T) {
+	ctx := context.Background()
+	b := newEmbeddedForTest(t)
+	clock := &fakeClock{t: time.Now()}
+	b.now = clock.now
+	_ = b.Publish(ctx, Outgoing{ID: "m", Queue: "q", Body: []byte("x")})
+	first, _ := b.Receive(ctx, nil, 1, 3*time.Second)
+	if len(first) != 1 {
+		t.Fatal("setup")
+	}
+	for range 5 {
+		clock.advance(time.Second)
+		if _, err := b.RenewLock(ctx, first[0], 3*time.Second); err != nil {
+			t.Fatalf("renewal: %v", err)
+		}
+		if ds, _ := b.Receive(ctx, nil, 1, 3*time.Second); len(ds) != 0 {
+			t.Fatal("another consumer received a message whose lock was renewed")
+		}
+	}
+	clock.advance(3 * time.Second) // the consumer stopped renewing
+	second, _ := b.Receive(ctx, nil, 1, 3*time.Second)
+	if len(second) != 1 || second[0].DeliveryCount != 2 {
+		t.Fatalf("after one lock period the message moves on: %+v", second)
+	}
+	if _, err := b.RenewLock(ctx, first[0], 3*time.Second); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("the first consumer's renewal after the takeover: %v", err)
+	}
+	if err := b.Ack(ctx, second[0]); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -21,7 +21,9 @@ type Host struct {
 	// Workers handle messages concurrently; default 4.
 	Workers int
 	// Lock is how long a received message stays invisible to other workers
-	// and processes; it must outlast the handler timeout. Default 5 minutes.
+	// and processes unless renewed. It is renewed every third of it while
+	// the handler runs, so it can be short: after a crash, another process
+	// takes the message back within one lock period. Default 15 s.
 	Lock time.Duration
 	// Poll is how often an idle worker looks for due messages; default 200 ms.
 	Poll time.Duration
@@ -35,8 +37,8 @@ func (h *Host) defaults() {
 	if h.Workers <= 0 {
 		h.Workers = 4
 	}
-	if h.Lock == 0 {
-		h.Lock = 5 * time.Minute
+	if h.Lock <= 0 {
+		h.Lock = 15 * time.Second
 	}
 	if h.Poll == 0 {
 		h.Poll = 200 * time.Millisecond
@@ -94,11 +96,43 @@ func (h *Host) worker(ctx, work context.Context) {
 			continue
 		}
 		for _, d := range ds {
-			if err := h.Router.Process(work, d); err != nil && !errors.Is(err, bus.ErrLockLost) {
+			ctx, stop := h.keepLocked(work, d)
+			if err := h.Router.Process(ctx, d); err != nil && !errors.Is(err, bus.ErrLockLost) {
 				h.Log.Warn("message not settled; it returns when its lock expires", "message_id", d.ID, "error", err)
 			}
+			stop()
 		}
 	}
+}
+
+// keepLocked renews d's lock while its handler runs. If the lock is lost
+// (this process stalled for a whole lock period and another took the
+// message), the handler is cancelled: its settlement would be refused.
+func (h *Host) keepLocked(ctx context.Context, d bus.Delivery) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(h.Lock / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_, err := h.Bus.RenewLock(context.WithoutCancel(ctx), d, h.Lock)
+				switch {
+				case errors.Is(err, bus.ErrLockLost):
+					h.Log.Warn("message lock lost; abandoning the handler", "message_id", d.ID)
+					cancel()
+					return
+				case err != nil:
+					// A busy database is not a lost lock; the next tick tries again.
+					h.Log.Warn("message lock not renewed; retrying", "message_id", d.ID, "error", err)
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel() }
 }
 
 // RunUntil handles messages until done reports true or ctx ends. done is
