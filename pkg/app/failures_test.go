@@ -255,3 +255,50 @@ func TestMalformedAndInvalidEventsAreDeadLetteredWithTheField(t *testing.T) {
 		t.Errorf("onboarding record %+v %v", o, err)
 	}
 }
+
+// Before the first write, ctsync signs in to both tenants: a source tenant
+// that does not exist stops the onboarding with nothing written anywhere,
+// and the dead letter names the tenant.
+func TestAnUnknownSourceTenantWritesNothingAndIsDeadLetteredByName(t *testing.T) {
+	h := newHarness(t, graphsim.Options{})
+	a := h.open()
+	const unknown = "4d1e0f2a-6b7c-4d8e-9f01-23456789abcd"
+	req := pairRequest()
+	req.SourceTenantID = unknown
+	id := h.submit(a, req)
+	o := h.runToEnd(a, id)
+	if o.State != store.StateFailed || o.Step != "ensure-target-partner" {
+		t.Fatalf("want failed at ensure-target-partner, got %s at %s: %s", o.State, o.Step, o.Detail)
+	}
+	if n := h.sim.Writes(""); n != 0 {
+		t.Fatalf("%d Graph writes happened before the unknown tenant was noticed", n)
+	}
+	if !strings.Contains(o.Remedy, unknown) || !strings.Contains(o.Remedy, "does not exist") {
+		t.Errorf("remedy %q does not name the tenant", o.Remedy)
+	}
+	dls, err := a.Bus.DeadLetters(context.Background())
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters: %+v %v", dls, err)
+	}
+	if dl := dls[0]; !strings.Contains(dl.Reason, "AADSTS90002") || !strings.Contains(dl.Description, unknown) || dl.DeliveryCount != 1 {
+		t.Errorf("dead letter %+v", dl)
+	}
+}
+
+// A tenant where the ctsync application was never consented is found the
+// same way, before the other tenant is touched, and the remedy says so.
+func TestASourceTenantWithoutConsentWritesNothing(t *testing.T) {
+	h := newHarness(t, graphsim.Options{})
+	a := h.open()
+	h.sim.SetConsented(sourceTenant, false)
+	o := h.runToEnd(a, h.submit(a, pairRequest()))
+	if o.State != store.StateFailed {
+		t.Fatalf("want failed, got %s at %s", o.State, o.Step)
+	}
+	if n := h.sim.Writes(""); n != 0 {
+		t.Fatalf("%d Graph writes happened before the missing consent was noticed", n)
+	}
+	if !strings.Contains(o.Remedy, sourceTenant) || !strings.Contains(o.Remedy, "admin consent") {
+		t.Errorf("remedy %q", o.Remedy)
+	}
+}

@@ -32,6 +32,10 @@ type Directories interface {
 // RetryAfter), Transient or Invalid.
 type Directory interface {
 	TenantID() string
+	// SignIn obtains a token for the tenant: it proves the tenant exists in
+	// this cloud and the ctsync application is consented there, before
+	// anything is written anywhere.
+	SignIn(ctx context.Context) error
 
 	GetPartner(ctx context.Context, partnerTenantID string) (Partner, error)
 	CreatePartner(ctx context.Context, partnerTenantID string) (Partner, error)

@@ -7,6 +7,7 @@ type Op string
 
 // The operations ctsync performs.
 const (
+	OpSignIn              Op = "POST /{tenantId}/oauth2/v2.0/token"
 	OpGetPartner          Op = "GET /policies/crossTenantAccessPolicy/partners/{tenantId}"
 	OpCreatePartner       Op = "POST /policies/crossTenantAccessPolicy/partners"
 	OpUpdatePartner       Op = "PATCH /policies/crossTenantAccessPolicy/partners/{tenantId}"

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoft/kiota-abstractions-go/serialization"
 	kiotaazure "github.com/microsoft/kiota-authentication-azure-go"
@@ -90,6 +92,8 @@ func (c *Client) Tenant(ctx context.Context, tenantID string) (entra.Directory, 
 // directory is one tenant's Graph.
 type directory struct {
 	tenantID string
+	cred     azcore.TokenCredential
+	scope    string
 	adapter  abstractions.RequestAdapter
 	params   map[string]string
 }
@@ -112,7 +116,15 @@ func (c *Client) newDirectory(tenantID string) (*directory, error) {
 	}
 	base := c.cfg.GraphEndpoint + "/beta"
 	adapter.SetBaseUrl(base)
-	return &directory{tenantID: tenantID, adapter: adapter, params: map[string]string{"baseurl": base}}, nil
+	return &directory{tenantID: tenantID, cred: cred, scope: c.cfg.GraphEndpoint + "/.default", adapter: adapter,
+		params: map[string]string{"baseurl": base}}, nil
+}
+
+// SignIn obtains a token for the tenant. azidentity caches it, so the
+// Graph calls that follow reuse it.
+func (d *directory) SignIn(ctx context.Context) error {
+	_, err := d.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{d.scope}})
+	return d.fail(entra.OpSignIn, err)
 }
 
 func (d *directory) TenantID() string { return d.tenantID }

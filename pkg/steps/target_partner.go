@@ -8,8 +8,12 @@ import (
 )
 
 // EnsureTargetPartner makes the target tenant's cross-tenant access policy
-// know the source tenant as a partner (step 1 of the article).
+// know the source tenant as a partner (step 1 of the article). Being the
+// first step to write, it first signs in to both tenants.
 func (s *Steps) EnsureTargetPartner(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
+	if err := s.signInToBoth(ctx, in); err != nil {
+		return outcome.Result{}, err
+	}
 	target, err := s.target(ctx, in)
 	if err != nil {
 		return outcome.Result{}, err
