@@ -61,6 +61,11 @@ var specs = []Spec{
 		Required: concat(pairFields, []string{"step", "category", "reason", "attempts", "failedEventId", "failedEventType"}),
 		Optional: concat(onboardingExtra, []string{"remedy"}),
 		NewData:  func() any { return new(StepFailure) }},
+	{Type: DriftDetected, Description: "A setting of a tenant pair (sourceTenantId, targetTenantId, configurationName) is no longer what ctsync made it: " +
+		"setting names it, expected and actual say what ctsync made and what it found.",
+		Required: []string{"sourceTenantId", "targetTenantId", "configurationName", "setting", "expected", "actual"},
+		Optional: []string{"onboardingId", "servicePrincipalId", "jobId", "remedy"},
+		NewData:  func() any { return new(Drift) }},
 	{Type: ProvisioningFailed, Description: "A provisioning log record with status failure, for alerting.",
 		Required: []string{"sourceTenantId", "servicePrincipalId", "recordId", "activityDateTime", "provisioningAction"},
 		Optional: []string{"onboardingId", "jobId", "sourceIdentity", "targetIdentity", "errorCode", "reason", "recommendedAction"},

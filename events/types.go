@@ -32,6 +32,9 @@ const (
 	SyncQuarantined    Type = "sync.quarantined"
 	ProvisioningFailed Type = "provisioning.failed"
 	StepFailed         Type = "step.failed"
+	// DriftDetected reports a setting of a tenant pair that is no longer
+	// what ctsync made it: changed or deleted outside ctsync.
+	DriftDetected Type = "drift.detected"
 )
 
 // Onboarding is the data of every onboarding-chain event: the tenant pair,
@@ -85,6 +88,22 @@ type StepFailure struct {
 	Attempts        int    `json:"attempts"`
 	FailedEventID   string `json:"failedEventId"`
 	FailedEventType string `json:"failedEventType"`
+}
+
+// Drift names one setting of a tenant pair (source, target and the
+// configuration's name) that differs from what ctsync made it: what was
+// expected, what was found, and what a person can do.
+type Drift struct {
+	OnboardingID       string `json:"onboardingId,omitempty"`
+	SourceTenantID     string `json:"sourceTenantId"`
+	TargetTenantID     string `json:"targetTenantId"`
+	ConfigurationName  string `json:"configurationName"`
+	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
+	JobID              string `json:"jobId,omitempty"`
+	Setting            string `json:"setting"`
+	Expected           string `json:"expected"`
+	Actual             string `json:"actual"`
+	Remedy             string `json:"remedy,omitempty"`
 }
 
 // ProvisioningFailure is one failed provisioning record, for alerting.

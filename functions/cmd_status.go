@@ -24,6 +24,18 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	s, where, done, err := env.openProgress(ctx)
+	if errors.Is(err, localdb.ErrNoState) {
+		// Nothing was ever queued here; say so without creating the state.
+		switch {
+		case len(rest) > 0:
+			return fmt.Errorf("no onboarding %s in %s", rest[0], where)
+		case *asJSON:
+			fmt.Fprintln(env.stdout, "[]")
+		default:
+			fmt.Fprintf(env.stdout, "no onboardings in %s\n", where)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -72,6 +84,9 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	if o.JobID != "" {
 		fmt.Fprintf(w, "job          %s: %s\n", o.JobID, dash(o.JobStatus))
 	}
+	if o.Drift != "" {
+		fmt.Fprintf(w, "drift        %s\n", o.Drift)
+	}
 	if o.State == store.StateFailed || o.State == store.StateWaiting {
 		fmt.Fprintf(w, "detail       %s\n", o.Detail)
 	}
@@ -107,7 +122,10 @@ func (e *environment) openProgress(ctx context.Context) (*store.Store, string, f
 		return nil, "", nil, err
 	}
 	if kind == storeSQLite {
-		st, err := app.OpenState(e.stateDir(), localdb.Options{})
+		st, err := app.OpenState(e.stateDir(), localdb.Options{ExistingOnly: true})
+		if errors.Is(err, localdb.ErrNoState) {
+			return nil, e.stateDir(), func() {}, err
+		}
 		if err != nil {
 			return nil, "", nil, err
 		}

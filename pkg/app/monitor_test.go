@@ -65,3 +65,40 @@ func TestQuarantineRaisesAnAlertAtTheNextCheckWithTheRemedy(t *testing.T) {
 		t.Errorf("want one quarantine alert per quarantine, got %d", n)
 	}
 }
+
+// A job read before and gone for longer than the replication window was
+// deleted outside ctsync: that is drift, raised as drift.detected and shown
+// in the onboarding's record — not a replication wait that never ends, and
+// not a dead letter.
+func TestAJobDeletedOutsideCtsyncIsDrift(t *testing.T) {
+	h := newHarness(t, graphsim.Options{CycleInterval: time.Hour, InitialCycleDelay: time.Hour})
+	a := h.open()
+	id := h.submit(a, pairRequest())
+	if o := h.runToEnd(a, id); o.State != store.StateCompleted {
+		t.Fatalf("%+v", o)
+	}
+	if n := h.sim.DeleteJobs(sourceTenant); n != 1 {
+		t.Fatalf("deleted %d jobs", n)
+	}
+	o := h.runUntil(a, id, "drifted", func(o store.Onboarding) bool { return o.SyncState == store.SyncDrifted })
+	if o.State != store.StateCompleted || o.JobStatus != "deleted outside ctsync" || !strings.Contains(o.Drift, "job deleted outside ctsync") {
+		t.Fatalf("record: state %s, job %q, drift %q", o.State, o.JobStatus, o.Drift)
+	}
+	if !strings.Contains(o.Remedy, "ctsync onboard") {
+		t.Errorf("remedy %q", o.Remedy)
+	}
+	drain(t, a)
+	d, err := a.Bus.Depth(context.Background())
+	if err != nil || d.Dead != 0 || d.Scheduled != 0 {
+		t.Fatalf("after drift: %+v %v (no dead letter, monitoring over)", d, err)
+	}
+	logs := h.log.String()
+	if n := strings.Count(logs, `"alert_type":"drift.detected"`); n != 1 {
+		t.Fatalf("want one drift.detected alert, got %d", n)
+	}
+	for _, want := range []string{`\"setting\":\"synchronizationJob\"`, `\"expected\":\"job Azure2Azure.`, `\"sourceTenantId\":\"` + sourceTenant} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the drift alert lacks %s", want)
+		}
+	}
+}

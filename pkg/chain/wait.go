@@ -6,30 +6,34 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/outcome"
 )
 
 // Waits bounds a handler's "not yet". A wait is requeued without counting
-// an attempt, carrying when it was first seen; once window has passed since
-// then, the wait is over: the awaited object did not appear in the time
-// Entra takes to replicate, and the step fails as not found (a failure that
-// is not retried). Steps answer "not yet" only for objects ctsync created and
-// has never read; an object read before and gone since is drift, which the
-// steps report themselves.
+// an attempt, carrying when it was first seen. The handler learns (through
+// outcome.WaitStateOf) since when it has waited and whether the replication
+// window has passed, so it can name what a lasting absence means — a job
+// read before and gone since is drift, which the steps report as such. A
+// handler that still answers "not yet" once told the wait is over fails as
+// not found (a failure that is not retried): the awaited object did not
+// appear in the time Entra takes to replicate.
 func Waits(window time.Duration, now func() time.Time) Middleware {
 	if now == nil {
 		now = time.Now
 	}
 	return func(next HandlerFunc) HandlerFunc {
 		return func(ctx context.Context, m *Message) (Outcome, error) {
-			o, err := next(ctx, m)
+			since := m.WaitingSince
+			over := !since.IsZero() && now().Sub(since) >= window
+			o, err := next(outcome.WithWaitState(ctx, outcome.WaitState{Since: since, Over: over}), m)
 			if err != nil || o.Wait == nil {
 				return o, err
 			}
-			since := m.WaitingSince
 			if since.IsZero() {
 				since = now()
 			}
-			if waited := now().Sub(since); waited >= window {
+			if over {
+				waited := now().Sub(since)
 				return Outcome{}, &fault.Error{Kind: fault.NotFound, Op: o.Wait.Op,
 					Message: fmt.Sprintf("%s; still so after %s of waiting (since %s), longer than the replication window of %s",
 						o.Wait.Reason, waited.Round(time.Second), since.UTC().Format(time.RFC3339), window),

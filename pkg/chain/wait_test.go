@@ -35,3 +35,36 @@ func TestWaitsAreRequeuedUncountedUntilTheWindowEnds(t *testing.T) {
 		t.Fatalf("other outcomes pass: %+v %v", o, err)
 	}
 }
+
+// The handler is told whether its wait is over before it answers, so it can
+// name a lasting absence (drift) itself; a wait that runs out while the
+// handler works is requeued once more, for the handler to decide.
+func TestTheHandlerLearnsWhetherItsWaitIsOver(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	waits := chain.Waits(time.Minute, clock)
+	var seen outcome.WaitState
+	slowNotYet := func(ctx context.Context, _ *chain.Message) (chain.Outcome, error) {
+		seen = outcome.WaitStateOf(ctx)
+		now = now.Add(2 * time.Second) // the window ends during this call
+		return chain.Outcome{Verdict: chain.Requeue, Wait: &outcome.Wait{After: time.Second, Reason: "not yet"}}, nil
+	}
+	m := message(t, 1)
+	if _, err := waits(slowNotYet)(context.Background(), m); err != nil || seen.Over || !seen.Since.IsZero() {
+		t.Fatalf("a first call is not waiting: %+v %v", seen, err)
+	}
+	m.WaitingSince = now.Add(-59 * time.Second)
+	o, err := waits(slowNotYet)(context.Background(), m)
+	if err != nil || seen.Over || !seen.Since.Equal(m.WaitingSince) || o.Verdict != chain.Requeue {
+		t.Fatalf("a wait that ran out during the call is requeued for the handler to decide: %+v %+v %v", seen, o, err)
+	}
+	drift := func(ctx context.Context, _ *chain.Message) (chain.Outcome, error) {
+		if seen = outcome.WaitStateOf(ctx); seen.Over {
+			return chain.Outcome{Verdict: chain.Ack, Note: "gone"}, nil
+		}
+		return chain.Outcome{Verdict: chain.Requeue, Wait: &outcome.Wait{After: time.Second, Reason: "not yet"}}, nil
+	}
+	if o, err := waits(drift)(context.Background(), m); err != nil || !seen.Over || o.Verdict != chain.Ack {
+		t.Fatalf("once over, the handler's own verdict stands: %+v %+v %v", seen, o, err)
+	}
+}

@@ -51,8 +51,12 @@ func (r *Recorder) Record(m *chain.Message, o chain.Outcome) []store.Update {
 		step.State, step.Detail, state = store.StepDone, o.Note, store.StateRunning
 		for _, p := range o.Produced {
 			learn(head, p)
-			if p.Type == Completion {
+			switch p.Type {
+			case Completion:
 				state = store.StateCompleted
+			case events.DriftDetected:
+				// The chain cannot go on without what was deleted.
+				state, step.Detail = store.StateFailed, head.Drift
 			}
 		}
 	case o.Verdict == chain.Requeue && o.Wait != nil:
@@ -96,6 +100,13 @@ func learn(head *store.Onboarding, ev events.Event) {
 		head.SyncState = store.SyncSteady
 	case events.SyncQuarantined:
 		head.SyncState = store.SyncQuarantined
+	case events.DriftDetected:
+		if d, ok := ev.Payload().(*events.Drift); ok {
+			head.SyncState, head.Drift, head.Remedy = store.SyncDrifted, d.Actual, d.Remedy
+			if d.Setting == "synchronizationJob" {
+				head.JobStatus = "deleted outside ctsync"
+			}
+		}
 	}
 }
 

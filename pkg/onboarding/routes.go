@@ -61,14 +61,14 @@ func AlertRoutes(log *slog.Logger) []chain.Route {
 		switch ev.Type {
 		case events.SyncSteady:
 			level = slog.LevelInfo
-		case events.StepFailed, events.SyncQuarantined:
+		case events.StepFailed, events.SyncQuarantined, events.DriftDetected:
 			level = slog.LevelError
 		}
 		log.Log(ctx, level, "alert", "alert_type", string(ev.Type), "subject", ev.Subject, "correlation_id", ev.CorrelationID, "data", string(ev.Data))
 		return outcome.Result{}, nil
 	}
 	var routes []chain.Route
-	for _, t := range []events.Type{events.SyncSteady, events.SyncQuarantined, events.ProvisioningFailed, events.StepFailed} {
+	for _, t := range []events.Type{events.SyncSteady, events.SyncQuarantined, events.ProvisioningFailed, events.StepFailed, events.DriftDetected} {
 		routes = append(routes, chain.Route{On: t, Step: "notify", Title: "alert: " + string(t), Handle: notify})
 	}
 	return routes

@@ -18,6 +18,7 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/note"
 	"github.com/ctsync/ctsync/pkg/outcome"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -91,10 +92,23 @@ func (s *Steps) sourceJob(ctx context.Context, in events.Onboarding) (entra.Dire
 		return nil, entra.Job{}, err
 	}
 	job, err := source.GetJob(ctx, in.ServicePrincipalID, in.JobID)
-	if fault.Is(err, fault.NotFound) {
-		return nil, entra.Job{}, s.notYet(string(entra.OpGetJob), "job %s is not readable yet (replication)", in.JobID)
+	if !fault.Is(err, fault.NotFound) {
+		return source, job, err
 	}
-	return source, job, err
+	if ws := outcome.WaitStateOf(ctx); ws.Over {
+		// Missing for longer than Entra takes to replicate: someone deleted it.
+		return nil, entra.Job{}, &drifted{events.Drift{
+			OnboardingID: in.OnboardingID, SourceTenantID: in.SourceTenantID, TargetTenantID: in.TargetTenantID,
+			ConfigurationName: in.ConfigurationName, ServicePrincipalID: in.ServicePrincipalID, JobID: in.JobID,
+			Setting:  "synchronizationJob",
+			Expected: "job " + in.JobID + " exists",
+			Actual: fmt.Sprintf("job deleted outside ctsync: not found since %s, longer than the replication window of %s",
+				ws.Since.UTC().Format(time.RFC3339), s.opts.ReplicationWindow),
+			Remedy: "if the deletion was not intended, run the onboarding again (ctsync onboard with the same tenants and name) to create a new job; " +
+				"if it was, offboard the pair",
+		}}
+	}
+	return nil, entra.Job{}, s.notYet(string(entra.OpGetJob), "job %s is not readable yet (replication)", in.JobID)
 }
 
 // emit is the answer of an ensure step that is done: the one event that
@@ -107,6 +121,12 @@ func emit(t events.Type, data any) (outcome.Result, error) { return outcome.Of(t
 type waiting struct{ outcome.Wait }
 
 func (w *waiting) Error() string { return w.Reason }
+
+// drifted is how a helper deep inside a step says "what ctsync made is gone
+// or changed": Handle turns it into the step's one event, drift.detected.
+type drifted struct{ events.Drift }
+
+func (d *drifted) Error() string { return d.Setting + ": " + d.Actual }
 
 // notYet is the answer while Entra catches up: look again after the
 // replication poll. op names the call that showed the lag.
@@ -128,6 +148,11 @@ func Handle[T any](step func(context.Context, T) (outcome.Result, error)) func(c
 		var w *waiting
 		if errors.As(err, &w) {
 			return outcome.Result{Wait: &w.Wait}, nil
+		}
+		var d *drifted
+		if errors.As(err, &d) {
+			note.Add(ctx, "drift: %s", d.Actual)
+			return outcome.Of(events.DriftDetected, d.Drift)
 		}
 		return res, err
 	}

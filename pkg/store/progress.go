@@ -95,6 +95,7 @@ func (s *Store) mergeOnboarding(ctx context.Context, o Onboarding) error {
 			{&cur.SourceTenantID, o.SourceTenantID}, {&cur.TargetTenantID, o.TargetTenantID}, {&cur.Name, o.Name},
 			{&cur.RequestedBy, o.RequestedBy}, {&cur.ServicePrincipalID, o.ServicePrincipalID}, {&cur.AppID, o.AppID},
 			{&cur.AppRoleID, o.AppRoleID}, {&cur.JobID, o.JobID}, {&cur.LastEvent, o.LastEvent}, {&cur.JobStatus, o.JobStatus},
+			{&cur.Drift, o.Drift},
 		} {
 			if f.v != "" {
 				*f.into = f.v
@@ -112,6 +113,8 @@ func (s *Store) mergeOnboarding(ctx context.Context, o Onboarding) error {
 		keepVerdict := cur.State == StateCompleted && (o.State == StateRunning || o.State == StateWaiting)
 		if o.State != "" && !keepVerdict {
 			cur.State, cur.Step, cur.Detail, cur.Remedy = o.State, o.Step, o.Detail, o.Remedy
+		} else if o.Remedy != "" {
+			cur.Remedy = o.Remedy // what the monitor learned (drift) has its own remedy
 		}
 		cur.UpdatedAt = now
 		out, err := json.Marshal(cur)

@@ -42,6 +42,7 @@ type Onboarding struct {
 	Remedy             string
 	JobStatus          string    // last status the monitor saw
 	SyncState          SyncState // what the monitor concluded
+	Drift              string    // what was changed or deleted outside ctsync, when something was
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -68,6 +69,7 @@ type SyncState string
 const (
 	SyncSteady      SyncState = "steady"
 	SyncQuarantined SyncState = "quarantined"
+	SyncDrifted     SyncState = "drifted"
 )
 
 // Step is one step's record within an onboarding.
