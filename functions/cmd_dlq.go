@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -24,7 +25,19 @@ func runDLQ(ctx context.Context, env *environment, args []string) error {
 	if len(rest) == 0 {
 		return fmt.Errorf("%w: say list or replay", errUsage)
 	}
-	st, err := app.OpenState(env.stateDir(), localdb.Options{})
+	if rest[0] != "list" && rest[0] != "replay" {
+		return fmt.Errorf("%w: unknown dlq command %q: say list or replay", errUsage, rest[0])
+	}
+	// Where no state exists there is nothing to list or replay; looking
+	// must not create it.
+	st, err := app.OpenState(env.stateDir(), localdb.Options{ExistingOnly: true})
+	if errors.Is(err, localdb.ErrNoState) {
+		if rest[0] == "list" {
+			fmt.Fprintln(env.stdout, "no dead letters")
+			return nil
+		}
+		return fmt.Errorf("no dead letters in %s", env.stateDir())
+	}
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -76,7 +77,10 @@ func (e *environment) queryRecords(ctx context.Context, q store.RecordQuery) ([]
 		return nil, err
 	}
 	if kind == storeSQLite {
-		st, err := app.OpenState(e.stateDir(), localdb.Options{})
+		st, err := app.OpenState(e.stateDir(), localdb.Options{ExistingOnly: true})
+		if errors.Is(err, localdb.ErrNoState) {
+			return nil, nil // nothing harvested here yet
+		}
 		if err != nil {
 			return nil, err
 		}

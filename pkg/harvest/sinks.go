@@ -62,10 +62,10 @@ func OpenJSONLines(path string) (*JSONLines, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(abs, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(abs, os.O_CREATE|os.O_RDWR, 0o600) // user names and provisioning outcomes
 	if err != nil {
 		return nil, fmt.Errorf("open log file: %w", err)
 	}

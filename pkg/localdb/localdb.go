@@ -7,7 +7,9 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,7 +28,14 @@ type Options struct {
 	// machine and so is unsafe on a network share (Amazon EFS under Lambda,
 	// Azure Files under Functions).
 	NetworkFilesystem bool
+	// ExistingOnly opens the database only if it exists, creating neither
+	// it nor the directory (ErrNoState otherwise): what read-only commands
+	// use, so looking leaves no trace.
+	ExistingOnly bool
 }
+
+// ErrNoState means the state directory holds no database yet.
+var ErrNoState = errors.New("no ctsync state here yet")
 
 // Open opens (creating if needed) the database in dir.
 func Open(dir string) (*sql.DB, error) { return OpenWith(dir, Options{}) }
@@ -36,8 +45,13 @@ func OpenWith(dir string, opts Options) (*sql.DB, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("state directory is empty (set CTSYNC_STATE_DIR)")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
+	file := filepath.Join(dir, FileName)
+	if opts.ExistingOnly {
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (%s)", ErrNoState, dir)
+		}
+	} else if err := create(dir, file); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(15000)")
@@ -51,7 +65,7 @@ func OpenWith(dir string, opts Options) (*sql.DB, error) {
 	// Writers take the lock when the transaction begins, so two processes
 	// (serve and a CLI command) queue up instead of failing mid-transaction.
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + filepath.Join(dir, FileName) + "?" + q.Encode()
+	dsn := "file:" + file + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -63,9 +77,30 @@ func OpenWith(dir string, opts Options) (*sql.DB, error) {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
+		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
 	return db, nil
+}
+
+// create makes the state directory (0700) and the database file (0600)
+// before SQLite opens it: the file holds user names and provisioning
+// records, and SQLite gives its -wal and -shm files the database's mode.
+// A file left more open by an older version is tightened.
+func create(dir, file string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", file, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return fmt.Errorf("restrict %s to its owner: %w", file, err)
+		}
+	}
+	return nil
 }
 
 // Millis is the database's time representation: Unix milliseconds, UTC.
