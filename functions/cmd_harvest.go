@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ func runHarvest(ctx context.Context, env *environment, args []string) error {
 	defer closeSink()
 	hopts.Progress = progressPrinter(env.stderr)
 	sum, err := a.Harvester([]harvest.Sink{sink}, hopts).Run(ctx)
+	if errors.Is(err, harvest.ErrBusy) {
+		// Nothing was read; a summary of zeros would say otherwise.
+		return fmt.Errorf("%w; it renews its lease while it runs, and a stopped one is taken over when the lease lapses (CTSYNC_HARVEST_LEASE)", err)
+	}
 	printSummary(env.stderr, sum)
 	if err != nil {
 		return err

@@ -141,12 +141,16 @@ func (s *Server) graph(perms []string, h func(c *call)) http.HandlerFunc {
 			return
 		}
 		c.body = body
-		if fault != nil && fault.DropAfterCommit {
+		if fault != nil && (fault.DropAfterCommit || fault.HangAfterCommit) {
 			s.mu.Lock()
 			h(&call{s: s, w: discardWriter{header: http.Header{}}, r: r, version: c.version, path: c.path, tenant: c.tenant, appID: c.appID, requestID: c.requestID, body: body})
 			s.mu.Unlock()
 			rec.Dropped = true
 			c.status = 0
+			if fault.HangAfterCommit {
+				<-r.Context().Done()
+				return
+			}
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					if tc, ok := conn.(interface{ CloseWrite() error }); ok {

@@ -249,6 +249,8 @@ type Fault struct {
 	// "/instantiate" or "/synchronization/jobs".
 	PathContains string
 	Tenant       string
+	// Skip lets the first Skip matching requests through unaffected.
+	Skip int
 	// Times is how many matching requests to affect; 0 means every one.
 	Times int
 	// Status and Code answer instead of the real handler (e.g. 429
@@ -262,8 +264,15 @@ type Fault struct {
 	// DropAfterCommit performs the request, then closes the connection
 	// without answering: the change happened but the client never learns.
 	DropAfterCommit bool
+	// HangAfterCommit performs the request, then holds the answer until the
+	// client goes away: the process that sent it can be killed mid-call
+	// with the change made.
+	HangAfterCommit bool
+	// Arrived, when set, receives the path of each request the fault
+	// applies to (without blocking), so a test knows a call is in flight.
+	Arrived chan<- string
 
-	hits int
+	hits, skipped int
 }
 
 // Inject adds a fault. Faults are checked in order; the first that matches
@@ -283,7 +292,17 @@ func (s *Server) matchFault(method, path, tenantID string) *Fault {
 			continue
 		}
 		if (f.Method == "" || f.Method == method) && strings.Contains(path, f.PathContains) && (f.Tenant == "" || strings.EqualFold(f.Tenant, tenantID)) {
+			if f.skipped < f.Skip {
+				f.skipped++
+				continue
+			}
 			f.hits++
+			if f.Arrived != nil {
+				select {
+				case f.Arrived <- path:
+				default:
+				}
+			}
 			cp := *f
 			return &cp
 		}
