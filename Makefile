@@ -2,14 +2,18 @@
 GO      ?= go
 BIN     := bin/ctsync
 PKGS    := ./...
+# `ctsync version` reports these; a build outside git says "dev".
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.buildVersion=$(VERSION) -X main.buildRevision=$(REVISION)
 
 .PHONY: all build run test check bench schemas functions package-azure package-lambda build-Function clean
 
 all: build
 
-## build: compile the ctsync command to bin/ctsync
+## build: compile the ctsync command to bin/ctsync, stamped with its version and revision
 build:
-	$(GO) build -o $(BIN) ./functions
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./functions
 
 ## run: onboard a demo tenant pair against the built-in Graph emulator
 run: build
@@ -47,15 +51,15 @@ functions:
 ## package-azure: the Azure Functions app folder, dist/azure (host.json, ctsync for linux/amd64, one folder per function)
 package-azure:
 	rm -rf dist/azure && mkdir -p dist/azure
-	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o dist/azure/ctsync ./functions
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o dist/azure/ctsync ./functions
 	cp host.json dist/azure/
 	for f in functions/*/function.json; do d=dist/azure/$$(basename $$(dirname $$f)); mkdir -p $$d && cp $$f $$d/; done
 
 ## package-lambda: the AWS Lambda bootstrap for provided.al2023 on arm64, dist/lambda/bootstrap
 package-lambda:
 	rm -rf dist/lambda && mkdir -p dist/lambda
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o dist/lambda/bootstrap ./functions
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -ldflags "$(LDFLAGS)" -o dist/lambda/bootstrap ./functions
 
 # build-Function is what `sam build` runs for infra/aws/template.json (BuildMethod: makefile).
 build-Function:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o $(ARTIFACTS_DIR)/bootstrap ./functions
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions

@@ -22,7 +22,7 @@ import (
 // runDemo onboards the sample tenant pair against an in-process emulator,
 // through the same code, SDK and HTTPS calls as a real onboarding.
 func runDemo(ctx context.Context, env *environment, args []string) error {
-	if _, err := parseFlags(newFlagSet("demo"), args); err != nil {
+	if _, err := env.parse(newFlagSet("demo"), args); err != nil {
 		return err
 	}
 	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 1500 * time.Millisecond, JobReplicationDelay: 800 * time.Millisecond,
@@ -49,7 +49,9 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 			Steps:  steps.Options{ReplicationWindow: 30 * time.Second, ReplicationPoll: 500 * time.Millisecond, MonitorInterval: time.Second},
 			Policy: chain.Policy{BaseDelay: 250 * time.Millisecond, MaxDelay: 2 * time.Second, MaxAttempts: 40},
 		},
-		Log: env.logger(slog.LevelWarn),
+		// The demo's output is its progress lines; only errors are logged
+		// beside them unless CTSYNC_LOG_LEVEL asks for more.
+		Log: env.logger(slog.LevelError),
 	}
 	a, err := app.Open(cfg)
 	if err != nil {

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/ctsync/ctsync/events"
@@ -16,23 +16,49 @@ import (
 )
 
 func runDLQ(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("dlq", flag.ContinueOnError)
-	all := fs.Bool("all", false, "with replay: every dead letter")
-	rest, err := parseFlags(fs, args)
+	fs := newFlagSet("dlq")
+	all := fs.Bool("all", false, "with replay or discard: every dead letter")
+	out := outputFlag(fs)
+	rest, err := env.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return fmt.Errorf("%w: say list or replay", errUsage)
+		return fmt.Errorf("%w: say list, replay or discard", errUsage)
 	}
-	if rest[0] != "list" && rest[0] != "replay" {
-		return fmt.Errorf("%w: unknown dlq command %q: say list or replay", errUsage, rest[0])
+	action := rest[0]
+	switch action {
+	case "list":
+		if len(rest) > 1 || *all {
+			return fmt.Errorf("%w: list takes no sequence numbers and no --all", errUsage)
+		}
+	case "replay", "discard":
+		if *out == outputJSON {
+			return fmt.Errorf("%w: --output json is for list", errUsage)
+		}
+		if *all == (len(rest) > 1) {
+			return fmt.Errorf("%w: name the sequence numbers to %s, or --all (not both)", errUsage, action)
+		}
+	default:
+		return fmt.Errorf("%w: unknown dlq action %q: say list, replay or discard", errUsage, action)
 	}
-	// Where no state exists there is nothing to list or replay; looking
-	// must not create it.
+	var seqs []int64
+	for _, a := range rest[1:] {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%w: %q is not a sequence number (see `ctsync dlq list`)", errUsage, a)
+		}
+		seqs = append(seqs, n)
+	}
+
+	// Where no state exists there is nothing to list, replay or discard;
+	// looking must not create it.
 	st, err := app.OpenState(env.stateDir(), localdb.Options{ExistingOnly: true})
 	if errors.Is(err, localdb.ErrNoState) {
-		if rest[0] == "list" {
+		switch {
+		case action == "list" && *out == outputJSON:
+			return writeJSON(env.stdout, dlqListJSON{DeadLetters: []deadLetterJSON{}})
+		case action == "list", *all:
 			fmt.Fprintln(env.stdout, "no dead letters")
 			return nil
 		}
@@ -42,60 +68,86 @@ func runDLQ(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer st.Close()
-	b := st.Bus
-
-	dls, err := b.DeadLetters(ctx)
+	dls, err := st.Bus.DeadLetters(ctx)
 	if err != nil {
 		return err
 	}
-	switch rest[0] {
-	case "list":
-		if len(dls) == 0 {
+	if action == "list" {
+		return listDeadLetters(env, dls, *out)
+	}
+	bySeq := map[int64]bus.DeadLetter{}
+	for _, dl := range dls {
+		bySeq[dl.Seq] = dl
+	}
+	if *all {
+		for _, dl := range dls {
+			seqs = append(seqs, dl.Seq)
+		}
+		if len(seqs) == 0 {
 			fmt.Fprintln(env.stdout, "no dead letters")
 			return nil
 		}
-		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tQUEUE\tEVENT\tDELIVERIES\tREASON\tDESCRIPTION")
-		for _, dl := range dls {
-			typ := "(unparseable)"
-			if ev, err := events.Parse(dl.Body); err == nil {
-				typ = string(ev.Type)
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", dl.Seq, dl.Queue, typ, dl.DeliveryCount, dl.Reason, events.Text(dl.Description, 300))
+	}
+	// Every named one must exist before any is touched.
+	for _, seq := range seqs {
+		if _, ok := bySeq[seq]; !ok {
+			return fmt.Errorf("no dead letter with sequence number %d (see `ctsync dlq list`); nothing was %s", seq, pastTense(action))
 		}
-		return tw.Flush()
+	}
+	var done []string
+	for _, seq := range seqs {
+		dl := bySeq[seq]
+		if action == "replay" {
+			err = onboarding.Replay(ctx, st.Bus, st.Store, dl)
+		} else {
+			err = st.Bus.Discard(ctx, seq)
+		}
+		if err != nil {
+			// Say exactly what already happened, so a retry names only the rest.
+			if len(done) > 0 {
+				fmt.Fprintf(env.stdout, "%s %d of %d before the failure: %s\n", pastTense(action), len(done), len(seqs), strings.Join(done, " "))
+			}
+			return fmt.Errorf("%s dead letter %d: %w", action, seq, err)
+		}
+		done = append(done, strconv.FormatInt(seq, 10))
+	}
+	switch action {
 	case "replay":
-		var seqs []int64
-		if *all {
-			for _, dl := range dls {
-				seqs = append(seqs, dl.Seq)
-			}
-		}
-		for _, a := range rest[1:] {
-			n, err := strconv.ParseInt(a, 10, 64)
-			if err != nil {
-				return fmt.Errorf("%w: %q is not a sequence number (see `ctsync dlq list`)", errUsage, a)
-			}
-			seqs = append(seqs, n)
-		}
-		if len(seqs) == 0 {
-			return fmt.Errorf("%w: name the sequence numbers to replay, or --all", errUsage)
-		}
-		bySeq := map[int64]bus.DeadLetter{}
+		fmt.Fprintf(env.stdout, "sent %d message(s) back to their queues (%s); `ctsync serve` or the next `onboard --wait` handles them\n",
+			len(done), strings.Join(done, " "))
+	default:
+		fmt.Fprintf(env.stdout, "discarded %d dead letter(s) (%s)\n", len(done), strings.Join(done, " "))
+	}
+	return nil
+}
+
+func listDeadLetters(env *environment, dls []bus.DeadLetter, out outputFormat) error {
+	if out == outputJSON {
+		res := dlqListJSON{DeadLetters: make([]deadLetterJSON, 0, len(dls))}
 		for _, dl := range dls {
-			bySeq[dl.Seq] = dl
+			res.DeadLetters = append(res.DeadLetters, deadLetterOut(dl))
 		}
-		for _, seq := range seqs {
-			dl, ok := bySeq[seq]
-			if !ok {
-				return fmt.Errorf("no dead letter with sequence number %d (see `ctsync dlq list`)", seq)
-			}
-			if err := onboarding.Replay(ctx, b, st.Store, dl); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintf(env.stdout, "sent %d message(s) back to their queues; `ctsync serve` or the next `onboard --wait` handles them\n", len(seqs))
+		return writeJSON(env.stdout, res)
+	}
+	if len(dls) == 0 {
+		fmt.Fprintln(env.stdout, "no dead letters")
 		return nil
 	}
-	return fmt.Errorf("%w: unknown dlq action %q", errUsage, rest[0])
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tQUEUE\tEVENT\tDELIVERIES\tREASON\tDESCRIPTION")
+	for _, dl := range dls {
+		typ := "(unparseable)"
+		if ev, err := events.Parse(dl.Body); err == nil {
+			typ = string(ev.Type)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", dl.Seq, dl.Queue, typ, dl.DeliveryCount, dl.Reason, events.Text(dl.Description, 300))
+	}
+	return tw.Flush()
+}
+
+func pastTense(action string) string {
+	if action == "replay" {
+		return "replayed"
+	}
+	return "discarded"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,7 +23,7 @@ import (
 //	CTSYNC_SERVICEBUS_CONNECTION_STRING   a connection string
 //	CTSYNC_STORE=tables and its settings   the shared store (Table Storage) and records (Blob Storage)
 func runFunctionsHost(ctx context.Context, env *environment, args []string) error {
-	if _, err := parseFlags(flag.NewFlagSet("functions-host", flag.ContinueOnError), args); err != nil {
+	if _, err := env.parse(newFlagSet("functions-host"), args); err != nil {
 		return err
 	}
 	port := env.getenv("FUNCTIONS_CUSTOMHANDLER_PORT")

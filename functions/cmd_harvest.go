@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,10 +18,10 @@ import (
 )
 
 func runHarvest(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("harvest", flag.ContinueOnError)
+	fs := newFlagSet("harvest")
 	once := fs.Bool("once", false, "run one harvest and exit")
 	out := fs.String("out", "-", "JSON Lines file for the records, or - for stdout")
-	if _, err := parseFlags(fs, args); err != nil {
+	if _, err := env.parse(fs, args); err != nil {
 		return err
 	}
 	if !*once {

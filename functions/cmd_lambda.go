@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -19,7 +18,7 @@ import (
 //	CTSYNC_QUEUE_PREFIX      the deployment's prefix on its SQS queue names
 //	CTSYNC_STORE=dynamodb    the shared store (DynamoDB) and records (S3), with their settings
 func runLambda(ctx context.Context, env *environment, args []string) error {
-	if _, err := parseFlags(flag.NewFlagSet("lambda", flag.ContinueOnError), args); err != nil {
+	if _, err := env.parse(newFlagSet("lambda"), args); err != nil {
 		return err
 	}
 	if env.getenv("AWS_LAMBDA_RUNTIME_API") == "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -17,15 +16,16 @@ import (
 )
 
 func runLogs(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	fs := newFlagSet("logs")
 	var q store.RecordQuery
 	fs.StringVar(&q.ServicePrincipalID, "config", "", "configuration: its service principal id")
 	fs.StringVar(&q.Status, "status", "", "success, failure, skipped or warning")
 	since := fs.String("since", "", "how far back: a duration (24h) or a time (RFC 3339)")
 	fs.StringVar(&q.User, "user", "", "source user: object id, or part of the display name")
-	fs.IntVar(&q.Limit, "limit", 50, "most records to show")
-	raw := fs.Bool("json", false, "print the records as Graph sent them, one per line")
-	if _, err := parseFlags(fs, args); err != nil {
+	fs.IntVar(&q.Limit, "limit", 50, "most records to show, newest first")
+	out := outputFlag(fs)
+	raw := fs.Bool("raw", false, "print the records exactly as Graph sent them, one JSON object per line")
+	if _, err := env.parse(fs, args); err != nil {
 		return err
 	}
 	switch q.Status {
@@ -33,18 +33,27 @@ func runLogs(ctx context.Context, env *environment, args []string) error {
 	default:
 		return fmt.Errorf("%w: --status must be success, failure, skipped or warning", errUsage)
 	}
+	if q.Limit < 1 {
+		return fmt.Errorf("%w: --limit must be at least 1", errUsage)
+	}
+	if q.ServicePrincipalID != "" && !events.IsGUID(q.ServicePrincipalID) {
+		return fmt.Errorf("%w: --config must be a service principal's object id (a GUID)", errUsage)
+	}
+	if *raw && *out == outputJSON {
+		return fmt.Errorf("%w: --raw and --output json are two different formats; choose one", errUsage)
+	}
 	if *since != "" {
-		if d, err := time.ParseDuration(*since); err == nil {
-			q.Since = time.Now().Add(-d)
-		} else if t, err := time.Parse(time.RFC3339, *since); err == nil {
-			q.Since = t
-		} else {
-			return fmt.Errorf("%w: --since %q is neither a duration (24h) nor an RFC 3339 time", errUsage, *since)
+		var err error
+		if q.Since, err = parseSince(*since, time.Now()); err != nil {
+			return err
 		}
 	}
 	recs, err := env.queryRecords(ctx, q)
 	if err != nil {
 		return err
+	}
+	if *out == outputJSON {
+		return writeJSON(env.stdout, recordsOut(recs))
 	}
 	if *raw {
 		for _, r := range recs {
@@ -67,6 +76,25 @@ func runLogs(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Activity.Format(time.RFC3339), r.Status, r.Action, user, r.ServicePrincipalID, problem)
 	}
 	return tw.Flush()
+}
+
+// parseSince reads --since: a positive duration back from now, or a time
+// that is not in the future.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("%w: --since %s must be a positive duration (how far back)", errUsage, v)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: --since %q is neither a duration (24h) nor an RFC 3339 time", errUsage, v)
+	}
+	if t.After(now) {
+		return time.Time{}, fmt.Errorf("%w: --since %s is in the future", errUsage, v)
+	}
+	return t, nil
 }
 
 // queryRecords reads collected records from wherever the configured store

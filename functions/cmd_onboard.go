@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,7 @@ import (
 )
 
 func runOnboard(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("onboard", flag.ContinueOnError)
+	fs := newFlagSet("onboard")
 	var req onboarding.Request
 	var users, groups stringList
 	fs.StringVar(&req.SourceTenantID, "source-tenant", "", "tenant id whose users are synchronized")
@@ -28,13 +27,16 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	fs.Var(&groups, "group", "object id of a source group to assign (repeatable)")
 	fs.StringVar(&req.RequestedBy, "requested-by", "", "ticket or requester, kept for audit")
 	wait := fs.Bool("wait", false, "run the chain here until the onboarding completes or fails")
-	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, give up after this long")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
+	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, stop waiting after this long (the onboarding goes on under ctsync serve)")
+	out := outputFlag(fs)
+	if _, err := env.parse(fs, args); err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
+	if err := positive("timeout", *timeout); err != nil {
+		return err
+	}
+	if flagSet(fs, "timeout") && !*wait {
+		return fmt.Errorf("%w: --timeout only applies with --wait", errUsage)
 	}
 	req.Users, req.Groups = users, groups
 	var missing []string
@@ -50,9 +52,11 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("%w: missing %s", errUsage, strings.Join(slices.Sorted(slices.Values(missing)), ", "))
 	}
 	if !*wait {
-		return queueOnboarding(ctx, env, req)
+		return queueOnboarding(ctx, env, req, *out)
 	}
-	cfg, err := env.appConfig(env.logger(slog.LevelWarn))
+	// Progress lines are the output people read; only errors are logged
+	// beside them unless CTSYNC_LOG_LEVEL asks for more.
+	cfg, err := env.appConfig(env.logger(slog.LevelError))
 	if err != nil {
 		return err
 	}
@@ -67,13 +71,49 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	return waitForOnboarding(ctx, env.stdout, a, id)
+	progressTo := env.stdout
+	if *out == outputJSON {
+		progressTo = env.stderr // stdout carries only the JSON
+	}
+	if err := sayWhatElseRuns(ctx, progressTo, a, id); err != nil {
+		return err
+	}
+	err = waitForOnboarding(ctx, progressTo, a, id)
+	if *out == outputJSON {
+		if o, _, gerr := a.Store.GetOnboarding(context.WithoutCancel(ctx), id); gerr == nil {
+			view := onboardingOut(o)
+			if werr := writeJSON(env.stdout, onboardJSON{OnboardingID: id, Onboarding: &view}); werr != nil && err == nil {
+				err = werr
+			}
+		}
+	}
+	return err
+}
+
+// sayWhatElseRuns tells the user when --wait will also carry out
+// onboardings queued before this one: the local host runs the whole queue.
+func sayWhatElseRuns(ctx context.Context, w io.Writer, a *app.Local, id string) error {
+	list, err := a.Store.ListOnboardings(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	var others []string
+	for _, o := range list {
+		if o.ID != id && !o.State.Finished() {
+			others = append(others, fmt.Sprintf("%s (%s, %s)", o.ID, o.Name, o.State))
+		}
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(w, "also carrying out %d other queued onboarding(s) while waiting — the local queue runs as a whole:\n  %s\n",
+			len(others), strings.Join(others, "\n  "))
+	}
+	return nil
 }
 
 // queueOnboarding only posts the event; a running `ctsync serve` (or the next
 // `--wait`) carries it out. It needs no Graph settings: the chain table is
 // declared without them.
-func queueOnboarding(ctx context.Context, env *environment, req onboarding.Request) error {
+func queueOnboarding(ctx context.Context, env *environment, req onboarding.Request, out outputFormat) error {
 	st, err := app.OpenState(env.stateDir(), localdb.Options{})
 	if err != nil {
 		return err
@@ -86,6 +126,9 @@ func queueOnboarding(ctx context.Context, env *environment, req onboarding.Reque
 	id, err := onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store}.Submit(ctx, req)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if out == outputJSON {
+		return writeJSON(env.stdout, onboardJSON{OnboardingID: id, Queued: true})
 	}
 	fmt.Fprintf(env.stdout, "queued onboarding %s\n  run `ctsync serve` to carry it out, and `ctsync status %s` to follow it\n", id, id)
 	return nil

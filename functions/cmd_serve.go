@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -16,10 +15,13 @@ import (
 // harvester on its timer. On Ctrl-C or SIGTERM no new message or harvest is
 // started; running steps and the current harvest page finish, then it exits.
 func runServe(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve")
 	interval := fs.Duration("harvest-interval", 15*time.Minute, "time between provisioning-log harvests (0 turns the harvester off)")
 	out := fs.String("harvest-out", "", "JSON Lines file for collected records (default <state dir>/provisioning.jsonl)")
-	if _, err := parseFlags(fs, args); err != nil {
+	if _, err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if err := notNegative("harvest-interval", *interval); err != nil {
 		return err
 	}
 	if v := env.getenv("CTSYNC_HARVEST_INTERVAL"); v != "" && !flagSet(fs, "harvest-interval") {
@@ -94,10 +96,4 @@ func progressLogger(log *slog.Logger, interval time.Duration) func(harvest.Progr
 		log.Info("harvest progress", "configuration", p.Config.ServicePrincipalID, "name", p.Config.Name, "pages", p.Pages,
 			"records", p.Records, "new", p.Delivered, "records_per_second", int(p.Rate()))
 	})
-}
-
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

@@ -26,10 +26,14 @@ func runSQSConsume(ctx context.Context, env *environment, args []string) error {
 	batch := fs.Int("batch-size", 5, "records per invocation (at most 10)")
 	visibility := fs.Duration("visibility", time.Minute, "how long a received batch stays invisible to other consumers")
 	harvestEvery := fs.Duration("harvest-interval", 0, "invoke the scheduled harvest this often (0: never)")
-	if rest, err := parseFlags(fs, args); err != nil {
+	if _, err := env.parse(fs, args); err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
+	}
+	if err := positive("visibility", *visibility); err != nil {
+		return err
+	}
+	if err := notNegative("harvest-interval", *harvestEvery); err != nil {
+		return err
 	}
 	if *batch < 1 || *batch > 10 {
 		return fmt.Errorf("%w: --batch-size must be 1 to 10", errUsage)

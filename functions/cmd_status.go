@@ -2,26 +2,30 @@ package main
 
 import (
 	"context"
-
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"github.com/ctsync/ctsync/pkg/app"
-	"github.com/ctsync/ctsync/pkg/localdb"
 	"text/tabwriter"
 	"time"
 
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
 func runStatus(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	limit := fs.Int("limit", 20, "how many onboardings to list")
-	rest, err := parseFlags(fs, args)
+	fs := newFlagSet("status")
+	out := outputFlag(fs)
+	asJSON := fs.Bool("json", false, "shorthand for --output json")
+	limit := fs.Int("limit", 20, "how many onboardings to list, newest first")
+	rest, err := env.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *limit < 1 {
+		return fmt.Errorf("%w: --limit must be at least 1", errUsage)
+	}
+	if *asJSON {
+		*out = outputJSON
 	}
 	s, where, done, err := env.openProgress(ctx)
 	if errors.Is(err, localdb.ErrNoState) {
@@ -29,8 +33,8 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		switch {
 		case len(rest) > 0:
 			return fmt.Errorf("no onboarding %s in %s", rest[0], where)
-		case *asJSON:
-			fmt.Fprintln(env.stdout, "[]")
+		case *out == outputJSON:
+			return writeJSON(env.stdout, statusListJSON{Onboardings: []onboardingJSON{}})
 		default:
 			fmt.Fprintf(env.stdout, "no onboardings in %s\n", where)
 		}
@@ -45,8 +49,12 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return json.NewEncoder(env.stdout).Encode(list)
+		if *out == outputJSON {
+			res := statusListJSON{Onboardings: make([]onboardingJSON, 0, len(list))}
+			for _, o := range list {
+				res.Onboardings = append(res.Onboardings, onboardingOut(o))
+			}
+			return writeJSON(env.stdout, res)
 		}
 		if len(list) == 0 {
 			fmt.Fprintf(env.stdout, "no onboardings in %s\n", where)
@@ -66,11 +74,8 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return json.NewEncoder(env.stdout).Encode(struct {
-			Onboarding store.Onboarding
-			Steps      []store.Step
-		}{o, steps})
+	if *out == outputJSON {
+		return writeJSON(env.stdout, statusDetailJSON{Onboarding: onboardingOut(o), Steps: stepsOut(steps)})
 	}
 	w := env.stdout
 	fmt.Fprintf(w, "onboarding   %s %q\nstate        %s (step %s, updated %s)\n", o.ID, o.Name, o.State, dash(o.Step), ago(o.UpdatedAt))

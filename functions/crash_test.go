@@ -75,9 +75,9 @@ func onboardingState(t *testing.T, env []string, what string, logs *syncBuffer, 
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		out, _, _ := ctsync(t, env, "status", "--json")
-		var list []struct{ State string }
-		if json.Unmarshal([]byte(out), &list) == nil && len(list) == 1 && done(list[0].State) {
+		out, _, _ := ctsync(t, env, "status", "--output", "json")
+		var res struct{ Onboardings []struct{ State string } }
+		if json.Unmarshal([]byte(out), &res) == nil && len(res.Onboardings) == 1 && done(res.Onboardings[0].State) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -215,15 +215,17 @@ func TestStatusSaysWhenTheJobWasDeletedOutsideCtsync(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		list, _, _ := ctsync(t, env, "status", "--json")
-		var onboardings []struct{ ID, Drift string }
-		if json.Unmarshal([]byte(list), &onboardings) != nil || len(onboardings) != 1 {
+		list, _, _ := ctsync(t, env, "status", "--output", "json")
+		var res struct {
+			Onboardings []struct{ OnboardingID, Drift string }
+		}
+		if json.Unmarshal([]byte(list), &res) != nil || len(res.Onboardings) != 1 {
 			t.Fatalf("status: %s", list)
 		}
-		if onboardings[0].Drift != "" {
-			detail, _, code := ctsync(t, env, "status", onboardings[0].ID)
+		if o := res.Onboardings[0]; o.Drift != "" {
+			detail, _, code := ctsync(t, env, "status", o.OnboardingID)
 			if code != 0 || !strings.Contains(detail, "job deleted outside ctsync") || !strings.Contains(detail, "to fix") {
-				t.Fatalf("status %s: %d\n%s", onboardings[0].ID, code, detail)
+				t.Fatalf("status %s: %d\n%s", o.OnboardingID, code, detail)
 			}
 			break
 		}

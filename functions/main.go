@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,29 +26,21 @@ import (
 	"github.com/ctsync/ctsync/pkg/steps"
 )
 
-// errUsage marks a command-line mistake (exit status 2).
-var errUsage = errors.New("usage")
-
-type command struct {
-	name, args, help string
-	run              func(ctx context.Context, env *environment, args []string) error
-}
-
 func commands() []command {
 	return []command{
 		{"onboard", "--source-tenant S --target-tenant T --name NAME --user ID [--user ID…] [--group ID…] [--wait]",
-			"post an onboarding; with --wait, run it to the end showing each step", runOnboard},
-		{"status", "[ONBOARDING_ID]", "show where each onboarding stands, or one onboarding's steps", runStatus},
-		{"demo", "", "start the built-in Graph emulator, onboard a demo tenant pair and show the result", runDemo},
-		{"serve", "[--harvest-interval 15m] [--harvest-out FILE]", "run the local host until interrupted: queue workers and the log harvester's timer", runServe},
-		{"harvest", "--once [--out FILE]", "collect new provisioning logs once (JSON Lines to FILE or stdout; progress on stderr)", runHarvest},
-		{"logs", "[--config SP_ID] [--status failure] [--since 24h|RFC3339] [--user ID|NAME] [--limit N] [--json]", "query collected provisioning logs", runLogs},
-		{"dlq", "list | replay SEQ… | replay --all", "show dead-lettered messages or send them back after fixing the cause", runDLQ},
-		{"emulator", "[--addr 127.0.0.1:8443] [--ca-out FILE]", "run the Graph + login emulator standalone and print the settings to use it", runEmulator},
-		{"functions-host", "", "serve the Azure Functions custom handler protocol (started by the Functions host, see host.json)", runFunctionsHost},
-		{"lambda", "", "serve AWS Lambda invocations (run as the function's bootstrap, see infra/aws)", runLambda},
-		{"sqs-consume", "[--duplicate] [--batch-size 5] [--harvest-interval D]", "run the Lambda handler here, fed from SQS as Lambda's event source mapping would (rehearsal, tests)", runSQSConsume},
-		{"version", "", "print the version", func(context.Context, *environment, []string) error { fmt.Println(version()); return nil }},
+			"post an onboarding; with --wait, run the local queue until it completes, showing each step", 0, runOnboard},
+		{"status", "[ONBOARDING_ID]", "show where each onboarding stands, or one onboarding's steps", 1, runStatus},
+		{"demo", "", "start the built-in Graph emulator, onboard a demo tenant pair and show the result", 0, runDemo},
+		{"serve", "[--harvest-interval 15m] [--harvest-out FILE]", "run the local host until interrupted: queue workers and the log harvester's timer", 0, runServe},
+		{"harvest", "--once [--out FILE]", "collect new provisioning logs once (JSON Lines to FILE or stdout; progress on stderr)", 0, runHarvest},
+		{"logs", "[--config SP_ID] [--status failure] [--since 24h|RFC3339] [--user ID|NAME] [--limit N]", "query collected provisioning logs", 0, runLogs},
+		{"dlq", "list | replay SEQ… | replay --all | discard SEQ… | discard --all", "show dead-lettered messages, send them back after fixing the cause, or discard those that can never succeed", -1, runDLQ},
+		{"emulator", "[--addr 127.0.0.1:8443] [--env-file FILE] [--pairs N] [--fault SPEC…]", "run the Graph + login emulator standalone and hand over the settings to use it", 0, runEmulator},
+		{"functions-host", "", "serve the Azure Functions custom handler protocol (started by the Functions host, see host.json)", 0, runFunctionsHost},
+		{"lambda", "", "serve AWS Lambda invocations (run as the function's bootstrap, see infra/aws)", 0, runLambda},
+		{"sqs-consume", "[--duplicate] [--batch-size 5] [--harvest-interval D]", "run the Lambda handler here, fed from SQS as Lambda's event source mapping would (rehearsal, tests)", 0, runSQSConsume},
+		{"version", "", "print the version and the revision it was built from", 0, runVersion},
 	}
 }
 
@@ -74,50 +65,78 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	switch {
+	case len(args) == 0 || args[0] == "-h" || args[0] == "--help":
 		usage(stdout)
-		return 0
+		return exitOK
+	case args[0] == "--version" || args[0] == "-version":
+		fmt.Fprintln(stdout, currentVersion())
+		return exitOK
+	case args[0] == "help" && len(args) > 1:
+		args = []string{args[1], "--help"} // `ctsync help onboard`
+	case args[0] == "help":
+		usage(stdout)
+		return exitOK
 	}
 	env := &environment{getenv: getenv, stdout: stdout, stderr: stderr}
+	if _, err := env.logLevel(slog.LevelInfo); err != nil {
+		fmt.Fprintf(stderr, "ctsync: %v\n", err)
+		return exitError
+	}
 	for _, c := range commands() {
 		if c.name != args[0] {
 			continue
 		}
+		env.cmd = c
 		err := c.run(ctx, env, args[1:])
 		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-			if !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(stderr, "ctsync %s: %v\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
-			}
-			fmt.Fprintf(stderr, "usage: ctsync %s %s\n", c.name, c.args)
-			return 2
+		case err == nil, errors.Is(err, errHelpShown):
+			return exitOK
+		case errors.Is(err, errChangesPending):
+			return exitChanges
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "ctsync %s: %v\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
+			fmt.Fprintf(stderr, "usage: ctsync %s %s  (ctsync %s --help lists every flag)\n", c.name, c.args, c.name)
+			return exitError
 		default:
 			fmt.Fprintf(stderr, "ctsync %s: %v\n", c.name, err)
-			return 1
+			return exitError
 		}
 	}
 	fmt.Fprintf(stderr, "ctsync: unknown command %q\n\n", args[0])
 	usage(stderr)
-	return 2
+	return exitError
 }
 
 // environment is what commands read and write.
 type environment struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
+	cmd            command       // the command running
+	flags          *flag.FlagSet // its flags, once parsed (for tests)
 }
 
 func (e *environment) stateDir() string { return app.DefaultStateDir(e.getenv) }
 
-// logger writes JSON logs to stderr at CTSYNC_LOG_LEVEL (debug, info, warn,
-// error), defaulting to level.
+// logger writes JSON logs to stderr — never to stdout, which carries the
+// command's output — at CTSYNC_LOG_LEVEL, defaulting to level.
 func (e *environment) logger(level slog.Level) *slog.Logger {
-	if v := strings.ToLower(e.getenv("CTSYNC_LOG_LEVEL")); v != "" {
-		_ = level.UnmarshalText([]byte(v))
-	}
+	level, _ = e.logLevel(level) // validated before any command ran
 	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// logLevel reads CTSYNC_LOG_LEVEL: debug, info, warn or error.
+func (e *environment) logLevel(fallback slog.Level) (slog.Level, error) {
+	v := strings.ToLower(strings.TrimSpace(e.getenv("CTSYNC_LOG_LEVEL")))
+	switch v {
+	case "":
+		return fallback, nil
+	case "debug", "info", "warn", "error":
+		var l slog.Level
+		err := l.UnmarshalText([]byte(v))
+		return l, err
+	}
+	return fallback, fmt.Errorf("CTSYNC_LOG_LEVEL=%q: must be debug, info, warn or error", e.getenv("CTSYNC_LOG_LEVEL"))
 }
 
 // duration reads a duration setting, naming it when it does not parse.
@@ -168,55 +187,4 @@ func (e *environment) appConfig(log *slog.Logger) (app.Config, error) {
 		}
 	}
 	return cfg, nil
-}
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error {
-	for _, part := range strings.Split(v, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			*l = append(*l, part)
-		}
-	}
-	return nil
-}
-
-// parseFlags parses args, allowing flags after positional arguments
-// (`ctsync status ID --json`), and turns flag errors into usage errors. The
-// positional arguments are returned.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-func newFlagSet(name string) *flag.FlagSet { return flag.NewFlagSet(name, flag.ContinueOnError) }
-
-// version reports the module version and VCS revision the binary was built from.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "ctsync (unknown build)"
-	}
-	v := "ctsync " + info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v + " " + info.GoVersion
 }

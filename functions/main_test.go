@@ -107,19 +107,21 @@ func TestOnboardWaitAgainstAnotherEmulatorTrustedThroughSSLCertFile(t *testing.T
 	if code != 0 || !strings.Contains(out, "already present") || strings.Contains(out, "created ") {
 		t.Fatalf("re-run: exit %d\n%s", code, out)
 	}
-	list, _, code := ctsync(t, env, "status", "--json")
-	var onboardings []struct{ ID, State string }
-	if code != 0 || json.Unmarshal([]byte(list), &onboardings) != nil || len(onboardings) != 2 {
+	list, _, code := ctsync(t, env, "status", "--output", "json")
+	var res struct {
+		Onboardings []struct{ OnboardingID, State string }
+	}
+	if code != 0 || json.Unmarshal([]byte(list), &res) != nil || len(res.Onboardings) != 2 {
 		t.Fatalf("status: %d %s", code, list)
 	}
-	for _, o := range onboardings {
+	for _, o := range res.Onboardings {
 		if o.State != "completed" {
-			t.Errorf("onboarding %s is %s", o.ID, o.State)
+			t.Errorf("onboarding %s is %s", o.OnboardingID, o.State)
 		}
 	}
-	detail, _, code := ctsync(t, env, "status", onboardings[0].ID)
+	detail, _, code := ctsync(t, env, "status", res.Onboardings[0].OnboardingID)
 	if code != 0 || !strings.Contains(detail, "ensure-configuration-app") || !strings.Contains(detail, "CHG0042137") {
-		t.Fatalf("status %s: %d\n%s", onboardings[0].ID, code, detail)
+		t.Fatalf("status %s: %d\n%s", res.Onboardings[0].OnboardingID, code, detail)
 	}
 }
 
@@ -134,17 +136,17 @@ func TestNationalCloudSettingWithOverridesReachesTheEmulator(t *testing.T) {
 func TestOnboardRejectsBadInputNamingTheFlag(t *testing.T) {
 	dir := []string{"CTSYNC_STATE_DIR=" + t.TempDir()}
 	_, errOut, code := ctsync(t, dir, "onboard", "--name", "x")
-	if code != 2 || !strings.Contains(errOut, "missing --source-tenant, --target-tenant, --user") {
+	if code != 1 || !strings.Contains(errOut, "missing --source-tenant, --target-tenant, --user") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	args := onboardArgs()
 	args[len(args)-5] = "adele@contoso.com" // the second --user
 	_, errOut, code = ctsync(t, dir, args...)
-	if code != 2 || !strings.Contains(errOut, "--user[1]") || !strings.Contains(errOut, "not a GUID") {
+	if code != 1 || !strings.Contains(errOut, "--user[1]") || !strings.Contains(errOut, "not a GUID") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	_, errOut, code = ctsync(t, dir, "onboard", "--bogus")
-	if code != 2 || !strings.Contains(errOut, "usage: ctsync onboard") {
+	if code != 1 || !strings.Contains(errOut, "usage: ctsync onboard") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
@@ -170,7 +172,7 @@ func TestOnboardWithoutWaitQueuesForServe(t *testing.T) {
 
 func TestUnknownCommandAndBadSettingsExitWithUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out, &errOut); code != 2 {
+	if code := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out, &errOut); code != 1 {
 		t.Fatalf("exit %d", code)
 	}
 	env := map[string]string{"CTSYNC_MONITOR_INTERVAL": "soon", "AZURE_CLIENT_ID": "x", "AZURE_CLIENT_SECRET": "y", "CTSYNC_STATE_DIR": t.TempDir()}
@@ -223,7 +225,7 @@ func TestHarvestOnceThenQueryTheLogs(t *testing.T) {
 	if logs, _, code := ctsync(t, env, "logs", "--status", "failure"); code != 0 || !strings.Contains(logs, "no provisioning records match") {
 		t.Fatalf("logs --status failure: %d\n%s", code, logs)
 	}
-	if _, errOut, code := ctsync(t, env, "logs", "--status", "broken"); code != 2 || !strings.Contains(errOut, "--status") {
+	if _, errOut, code := ctsync(t, env, "logs", "--status", "broken"); code != 1 || !strings.Contains(errOut, "--status") {
 		t.Fatalf("bad status: %d %s", code, errOut)
 	}
 }
@@ -246,7 +248,7 @@ func TestServeCarriesOutQueuedOnboardingsHarvestsOnATimerAndStopsCleanly(t *test
 	for {
 		out, _, _ := ctsync(t, env, "status", "--json")
 		jsonl, _ := os.ReadFile(filepath.Join(state, "provisioning.jsonl"))
-		if strings.Contains(out, `"State":"completed"`) && bytes.Count(jsonl, []byte("\n")) >= 3 {
+		if strings.Contains(out, `"state": "completed"`) && bytes.Count(jsonl, []byte("\n")) >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {

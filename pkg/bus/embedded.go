@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -364,6 +365,28 @@ func (b *Embedded) Resubmit(ctx context.Context, seq int64, body []byte) error {
 	}
 	b.signal()
 	return nil
+}
+
+// Discard deletes a dead letter that can never succeed (its onboarding was
+// abandoned, or its event was malformed). Its id is remembered as settled,
+// so a late duplicate of it is dropped rather than run.
+func (b *Embedded) Discard(ctx context.Context, seq int64) error {
+	return b.inTx(ctx, func(tx *sql.Tx) error {
+		var queue, id string
+		err := tx.QueryRowContext(ctx, `SELECT queue, id FROM bus_messages WHERE seq = ? AND dead = 1`, seq).Scan(&queue, &id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("no dead letter with sequence number %d", seq)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM bus_messages WHERE seq = ?`, seq); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO bus_settled (queue, id, settled_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET settled_at = excluded.settled_at`,
+			queue, id, localdb.Millis(b.now()))
+		return err
+	})
 }
 
 // Depth counts messages per state: ready (deliverable now), scheduled (due

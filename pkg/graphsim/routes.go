@@ -14,6 +14,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.openIDConfiguration)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.token)
 	mux.HandleFunc("GET /msi/token", s.managedIdentityToken)
+	s.adminRoutes(mux)
 
 	g := func(pattern string, perms []string, h func(c *call)) {
 		method, path, _ := strings.Cut(pattern, " ")

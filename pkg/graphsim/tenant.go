@@ -155,45 +155,61 @@ func (s *Server) withTenant(id string, fn func(t *tenant)) {
 
 // Snapshot is a read-only view of a tenant for assertions.
 type Snapshot struct {
-	Partners          []PartnerView
-	ServicePrincipals []ServicePrincipalView
-	Users             []UserView
+	Partners          []PartnerView          `json:"partners"`
+	ServicePrincipals []ServicePrincipalView `json:"servicePrincipals"`
+	Users             []UserView             `json:"users"`
 }
 
 // PartnerView shows one partner configuration.
 type PartnerView struct {
-	TenantID        string
-	InboundAllowed  *bool
-	OutboundAllowed *bool
-	IdentitySync    *IdentitySyncView
+	TenantID        string            `json:"tenantId"`
+	InboundAllowed  *bool             `json:"inboundAllowed"`
+	OutboundAllowed *bool             `json:"outboundAllowed"`
+	IdentitySync    *IdentitySyncView `json:"identitySynchronization,omitempty"`
 }
 
 // IdentitySyncView shows a partner's identity synchronization policy.
 type IdentitySyncView struct {
-	DisplayName   string
-	IsSyncAllowed bool
+	DisplayName   string `json:"displayName"`
+	IsSyncAllowed bool   `json:"isSyncAllowed"`
 }
 
 // ServicePrincipalView shows a configuration app's service principal.
 type ServicePrincipalView struct {
-	ID, AppID, DisplayName, TemplateID string
-	Jobs                               []JobView
-	Assignments                        []AssignmentView
-	Secrets                            map[string]string
+	ID          string            `json:"id"`
+	AppID       string            `json:"appId"`
+	DisplayName string            `json:"displayName"`
+	TemplateID  string            `json:"templateId"`
+	Jobs        []JobView         `json:"jobs"`
+	Assignments []AssignmentView  `json:"assignments"`
+	Secrets     map[string]string `json:"secrets"`
 }
 
 // JobView shows a synchronization job.
 type JobView struct {
-	ID, TemplateID, ScheduleState, StatusCode, QuarantineReason string
-	Cycles                                                      int
+	ID               string `json:"id"`
+	TemplateID       string `json:"templateId"`
+	ScheduleState    string `json:"scheduleState"`
+	StatusCode       string `json:"statusCode"`
+	QuarantineReason string `json:"quarantineReason,omitempty"`
+	Cycles           int    `json:"cycles"`
 }
 
 // AssignmentView shows an app role assignment.
-type AssignmentView struct{ ID, PrincipalID, PrincipalType, AppRoleID string }
+type AssignmentView struct {
+	ID            string `json:"id"`
+	PrincipalID   string `json:"principalId"`
+	PrincipalType string `json:"principalType"`
+	AppRoleID     string `json:"appRoleId"`
+}
 
 // UserView shows a user; B2B members created by synchronization carry their origin.
 type UserView struct {
-	ID, DisplayName, UserType, ExternalTenant, ExternalUser string
+	ID             string `json:"id"`
+	DisplayName    string `json:"displayName"`
+	UserType       string `json:"userType"`
+	ExternalTenant string `json:"externalTenant,omitempty"`
+	ExternalUser   string `json:"externalUser,omitempty"`
 }
 
 // Tenant returns a snapshot of a tenant's state, sorted for stable comparison.
