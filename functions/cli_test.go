@@ -419,4 +419,3 @@ func httpsClient(t *testing.T, caFile string) *http.Client {
 	pool.AppendCertsFromPEM(pem)
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
-
