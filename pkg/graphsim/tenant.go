@@ -214,7 +214,7 @@ type UserView struct {
 
 // Tenant returns a snapshot of a tenant's state, sorted for stable comparison.
 func (s *Server) Tenant(id string) Snapshot {
-	var snap Snapshot
+	snap := Snapshot{Partners: []PartnerView{}, ServicePrincipals: []ServicePrincipalView{}, Users: []UserView{}}
 	s.withTenant(id, func(t *tenant) {
 		for _, p := range t.partners {
 			pv := PartnerView{TenantID: p.tenantID, InboundAllowed: p.inboundAllowed, OutboundAllowed: p.outboundAllowed}
@@ -224,7 +224,8 @@ func (s *Server) Tenant(id string) Snapshot {
 			snap.Partners = append(snap.Partners, pv)
 		}
 		for _, sp := range t.sps {
-			v := ServicePrincipalView{ID: sp.id, AppID: sp.appID, DisplayName: sp.displayName, TemplateID: sp.templateID, Secrets: map[string]string{}}
+			v := ServicePrincipalView{ID: sp.id, AppID: sp.appID, DisplayName: sp.displayName, TemplateID: sp.templateID, Secrets: map[string]string{},
+				Jobs: []JobView{}, Assignments: []AssignmentView{}}
 			for k, val := range sp.secrets {
 				v.Secrets[k] = val
 			}
