@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.buildVersion=$(VERSION) -X main.buildRevision=$(REVISION)
 
-.PHONY: all build run test check bench schemas functions package-azure package-lambda build-Function clean
+.PHONY: all build run test check fuzz bench schemas functions package-azure package-lambda build-Function clean
 
 all: build
 
@@ -30,6 +30,17 @@ check:
 # 3.5 minutes and 9 GiB on a 2-core machine); later runs take it from the cache.
 test: check
 	$(GO) test -race -count=1 -parallel 8 -timeout 30m $(PKGS)
+
+## fuzz: run every Fuzz target for FUZZTIME each (seed corpora already run in make test); crashers stay in testdata/fuzz
+FUZZTIME ?= 15s
+fuzz:
+	@set -e; for file in $$(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go'); do \
+	  for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+	    echo "fuzz $$target ($$(dirname $$file), $(FUZZTIME))"; \
+	    $(GO) test ./$$(dirname $$file) -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || \
+	      { echo "$$target failed: the crasher is in $$(dirname $$file)/testdata/fuzz/$$target/; commit it as a regression case"; exit 1; }; \
+	  done; \
+	done
 
 ## bench: Go benchmarks, then harvester vs plain pager at 10k, 100k and 1M records (BENCH_SIZES to change)
 bench:

@@ -92,6 +92,7 @@ func (c *Client) Tenant(ctx context.Context, tenantID string) (entra.Directory, 
 // directory is one tenant's Graph.
 type directory struct {
 	tenantID string
+	endpoint string // the Graph endpoint, e.g. https://graph.microsoft.com
 	cred     azcore.TokenCredential
 	scope    string
 	adapter  abstractions.RequestAdapter
@@ -116,7 +117,7 @@ func (c *Client) newDirectory(tenantID string) (*directory, error) {
 	}
 	base := c.cfg.GraphEndpoint + "/beta"
 	adapter.SetBaseUrl(base)
-	return &directory{tenantID: tenantID, cred: cred, scope: c.cfg.GraphEndpoint + "/.default", adapter: adapter,
+	return &directory{tenantID: tenantID, endpoint: c.cfg.GraphEndpoint, cred: cred, scope: c.cfg.GraphEndpoint + "/.default", adapter: adapter,
 		params: map[string]string{"baseurl": base}}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/wire"
 )
 
 // ProvisioningLogs reads one page of provisioning records through the SDK's
@@ -23,6 +24,9 @@ func (d *directory) ProvisioningLogs(ctx context.Context, q entra.LogQuery, next
 	builder := d.auditLogs().Provisioning()
 	var cfg *auditlogs.ProvisioningRequestBuilderGetRequestConfiguration
 	if next != "" {
+		if err := wire.CheckNextLink(d.endpoint, next); err != nil {
+			return entra.LogPage{}, fault.New(fault.Invalid, string(entra.OpProvisioningLogs), "%v", err)
+		}
 		builder = builder.WithUrl(next)
 	} else {
 		filter := fmt.Sprintf("servicePrincipal/id eq %s and activityDateTime gt %s",

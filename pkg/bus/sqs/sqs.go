@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/wire"
 )
 
 // Limits of SendMessageBatch and of per-message delays.
@@ -39,7 +40,7 @@ const (
 )
 
 // IDAttribute carries the CloudEvent id: SQS assigns its own message ids.
-const IDAttribute = "ctsync-id"
+const IDAttribute = wire.IDAttribute
 
 // Publisher sends to the queues named Prefix+queue.
 type Publisher struct {

@@ -20,15 +20,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/ctsync/ctsync/pkg/bus"
-	"github.com/ctsync/ctsync/pkg/bus/sqs"
 	"github.com/ctsync/ctsync/pkg/host/cloud"
+	"github.com/ctsync/ctsync/pkg/wire"
 )
 
 // Handler serves the function's invocations.
@@ -43,27 +41,16 @@ type Handler struct {
 
 // Invoke is the function's entry point (lambda.Start(h.Invoke)).
 func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
-	var probe struct {
-		Records []struct {
-			EventSource string `json:"eventSource"`
-		} `json:"Records"`
-		DetailType  string `json:"detail-type"`
-		SpecVersion string `json:"specversion"`
-		Action      string `json:"action"`
+	kind, batch, err := wire.ClassifyLambda(payload)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(payload, &probe); err != nil {
-		return nil, fmt.Errorf("the invocation payload is not a JSON object: %w", err)
-	}
-	switch {
-	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
-		var batch lambdaevents.SQSEvent
-		if err := json.Unmarshal(payload, &batch); err != nil {
-			return nil, fmt.Errorf("SQS batch: %w", err)
-		}
-		return h.Steps(ctx, batch), nil
-	case probe.DetailType == "Scheduled Event" || probe.Action == "harvest":
+	switch kind {
+	case wire.LambdaSQSBatch:
+		return h.Steps(ctx, *batch), nil
+	case wire.LambdaHarvest:
 		return h.RunHarvest(ctx)
-	case probe.SpecVersion != "":
+	default:
 		accepted, err := h.Accept(ctx, payload)
 		var invalid *cloud.InvalidRequest
 		if errors.As(err, &invalid) {
@@ -71,7 +58,6 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, err
 		}
 		return accepted, err
 	}
-	return nil, errors.New(`unrecognized invocation: expected an SQS batch, a scheduled event (or {"action":"harvest"}), or an onboarding.requested CloudEvent`)
 }
 
 // Steps runs each record of a batch through the chain, in order, and names
@@ -105,23 +91,11 @@ func (h *Handler) Steps(ctx context.Context, batch lambdaevents.SQSEvent) lambda
 
 // delivery maps a record to the bus delivery the router expects.
 func (h *Handler) delivery(r lambdaevents.SQSMessage) (bus.Delivery, error) {
-	arn := r.EventSourceARN
-	name := arn[strings.LastIndex(arn, ":")+1:]
-	queue, ok := strings.CutPrefix(name, h.QueuePrefix)
-	if !ok || !h.Router.Table.HasQueue(queue) {
-		return bus.Delivery{}, fmt.Errorf("queue %q (from %s) is not a step queue of this chain with prefix %q", name, arn, h.QueuePrefix)
+	m, sent, err := wire.SQSMessage(r, h.QueuePrefix, h.Router.Table.HasQueue)
+	if err != nil {
+		return bus.Delivery{}, err
 	}
-	id := r.MessageId
-	if a, ok := r.MessageAttributes[sqs.IDAttribute]; ok && a.StringValue != nil && *a.StringValue != "" {
-		id = *a.StringValue
-	}
-	received, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
-	body := []byte(r.Body)
-	d := bus.Delivery{ID: id, Queue: queue, Body: body, DeliveryCount: max(received, 1), LockToken: r.ReceiptHandle}
-	if ms, err := strconv.ParseInt(r.Attributes["SentTimestamp"], 10, 64); err == nil {
-		d.EnqueuedAt = time.UnixMilli(ms).UTC()
-	}
-	return d, nil
+	return bus.Delivery{ID: m.ID, Queue: m.Queue, Body: m.Body, DeliveryCount: m.DeliveryCount, LockToken: m.LockToken, EnqueuedAt: sent}, nil
 }
 
 func (h *Handler) margin() time.Duration {

@@ -16,9 +16,7 @@
 package azfunc
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/host/cloud"
+	"github.com/ctsync/ctsync/pkg/wire"
 )
 
 // Function names besides the step queues.
@@ -43,12 +42,6 @@ const (
 // Handler serves the custom handler protocol.
 type Handler struct {
 	*cloud.Host
-}
-
-// envelope is the host's invocation request.
-type envelope struct {
-	Data     map[string]json.RawMessage `json:"Data"`
-	Metadata map[string]json.RawMessage `json:"Metadata"`
 }
 
 // answer is the handler's invocation response.
@@ -68,13 +61,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not an invocation", http.StatusNotFound)
 		return
 	}
-	var env envelope
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&env); err != nil {
-		http.Error(w, "invocation envelope is not JSON: "+err.Error(), http.StatusBadRequest)
+	env, err := wire.ReadFunctionsInvocation(http.MaxBytesReader(w, r.Body, maxEnvelope))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	var out answer
-	var err error
 	switch function {
 	case HarvestFunction:
 		out, err = h.harvest(r.Context())
@@ -98,22 +90,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // step handles a Service Bus message for the step whose queue is function.
-func (h *Handler) step(ctx context.Context, function string, env envelope, invocation string) (answer, error) {
+func (h *Handler) step(ctx context.Context, function string, env wire.FunctionsInvocation, invocation string) (answer, error) {
 	if !h.Router.Table.HasQueue(function) {
 		return answer{}, fmt.Errorf("no function %q in the chain table", function)
 	}
-	body, err := payload(env.Data[MessageBinding])
+	m, err := env.ServiceBusMessage(MessageBinding, function, invocation)
 	if err != nil {
-		return answer{}, fmt.Errorf("message binding: %w", err)
+		return answer{}, err
 	}
-	d := bus.Delivery{ID: metaString(env.Metadata["MessageId"]), Queue: function, Body: body,
-		DeliveryCount: metaInt(env.Metadata["DeliveryCount"]), LockToken: invocation}
-	if d.DeliveryCount == 0 {
-		d.DeliveryCount = 1
-	}
-	if d.ID == "" {
-		d.ID = invocation
-	}
+	d := bus.Delivery{ID: m.ID, Queue: m.Queue, Body: m.Body, DeliveryCount: m.DeliveryCount, LockToken: m.LockToken}
 	if err := h.Router.Process(ctx, d); err != nil {
 		return answer{}, err
 	}
@@ -130,7 +115,7 @@ func (h *Handler) harvest(ctx context.Context) (answer, error) {
 
 // intake accepts an onboarding.requested CloudEvent posted over HTTP. The
 // Functions host authenticates the caller (authLevel function).
-func (h *Handler) intake(ctx context.Context, env envelope) answer {
+func (h *Handler) intake(ctx context.Context, env wire.FunctionsInvocation) answer {
 	respond := func(status int, body any) answer {
 		raw, _ := json.Marshal(body)
 		// statusCode and status both: hosts read either, case-insensitively
@@ -160,64 +145,6 @@ func (h *Handler) intake(ctx context.Context, env envelope) answer {
 	return respond(http.StatusAccepted, accepted)
 }
 
-// payload reads a Service Bus trigger's value in any form the Functions
-// host sends it. The host builds Data with GetHttpScriptInvocationContextValue
-// (Azure/azure-functions-host, src/WebJobs.Script/Workers/
-// ScriptInvocationContextExtensions.cs): a byte[] goes out base64-encoded
-// unless the binding's dataType is "binary", an object as JSON, and anything
-// else through JsonConvert.SerializeObject — a string as a JSON string
-// holding the body. Bindings sets dataType "string", so a message arrives as
-// a JSON string; a body that was itself a serialized string arrives nested
-// deeper. All three forms are accepted: an object, a JSON string of any
-// depth, base64.
-func payload(raw json.RawMessage) ([]byte, error) {
-	raw = bytes.TrimSpace(raw)
-	for depth := 0; depth < 8; depth++ {
-		switch {
-		case len(raw) == 0 || string(raw) == "null":
-			return nil, errors.New("missing")
-		case raw[0] == '{':
-			return raw, nil
-		case raw[0] == '"':
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, fmt.Errorf("not a JSON string: %w", err)
-			}
-			raw = bytes.TrimSpace([]byte(s))
-			if len(raw) > 0 && raw[0] != '{' && raw[0] != '"' {
-				decoded, err := base64.StdEncoding.DecodeString(s)
-				if err != nil {
-					return nil, errors.New("neither a JSON object, nor a string holding one, nor base64 of one")
-				}
-				raw = bytes.TrimSpace(decoded)
-			}
-		default:
-			return nil, errors.New("not a JSON object, a string holding one, or base64 of one")
-		}
-	}
-	return nil, errors.New("nested too deep")
-}
-
-// metaString reads a metadata value that may arrive as a string, or as a
-// string holding a JSON string.
-func metaString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	var inner string
-	if strings.HasPrefix(s, `"`) && json.Unmarshal([]byte(s), &inner) == nil {
-		return inner
-	}
-	return s
-}
-
-// metaInt reads a number that may arrive as a number or a string.
-func metaInt(raw json.RawMessage) int {
-	var n int
-	if json.Unmarshal(raw, &n) == nil {
-		return n
-	}
-	n, _ = strconv.Atoi(strings.Trim(metaString(raw), `"`))
-	return n
-}
+// maxEnvelope bounds an invocation request: a Service Bus message is at most
+// 256 KiB (1 MiB on Premium), encoded at most twice over.
+const maxEnvelope = 4 << 20

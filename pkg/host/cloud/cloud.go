@@ -13,6 +13,7 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/wire"
 )
 
 // Host is a cloud host's shared half.
@@ -54,10 +55,7 @@ var ErrUnavailable = errors.New("the onboarding could not be queued; retry")
 // and queues it. A malformed request is an *InvalidRequest; a failure to
 // queue is ErrUnavailable (the cause is logged, not shown to the caller).
 func (h *Host) Accept(ctx context.Context, body []byte) (Accepted, error) {
-	ev, err := events.Parse(body)
-	if err == nil && ev.Type != events.OnboardingRequested {
-		err = fmt.Errorf("type: only %s can be posted here, got %s", events.OnboardingRequested, ev.Type)
-	}
+	ev, err := wire.OnboardingRequest(body)
 	if err != nil {
 		return Accepted{}, &InvalidRequest{Problem: err.Error()}
 	}
