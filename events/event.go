@@ -170,3 +170,29 @@ func Fresh(body []byte) []byte {
 	}
 	return out
 }
+
+// TenantsOf returns the tenants an event parsed by Parse names: the pair
+// of an onboarding event, the pair a drift is about, the source tenant of a
+// provisioning failure. The allow-list checks every one before a step runs.
+func TenantsOf(e Event) []string {
+	switch p := e.payload.(type) {
+	case Paired:
+		o := p.Pair()
+		return nonEmpty(o.SourceTenantID, o.TargetTenantID)
+	case *Drift:
+		return nonEmpty(p.SourceTenantID, p.TargetTenantID)
+	case *ProvisioningFailure:
+		return nonEmpty(p.SourceTenantID)
+	}
+	return nil
+}
+
+func nonEmpty(ids ...string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/graph"
@@ -120,7 +121,7 @@ func (e *environment) openSharedState(ctx context.Context, kind string) (*shared
 // and the host's shared half (router, intake, harvester) publishing to out,
 // the cloud's queues. It opens no embedded queue, no local host and no
 // SQLite file: many instances share the store.
-func (e *environment) openCloudHost(ctx context.Context, defaultStore string, out bus.Publisher) (*cloud.Host, error) {
+func (e *environment) openCloudHost(ctx context.Context, defaultStore string, out bus.Publisher, apiBasePath string) (*cloud.Host, error) {
 	log := e.logger(slog.LevelInfo)
 	kind, err := e.storeKind(defaultStore)
 	if err != nil {
@@ -151,11 +152,14 @@ func (e *environment) openCloudHost(ctx context.Context, defaultStore string, ou
 		return nil, err
 	}
 	sink := harvest.ObjectSink{Objects: shared.objects, Label: shared.label}
+	intake := c.Intake(out, shared.store)
 	return &cloud.Host{
 		Router:  c.Router(settle.Publishing{Out: out}, shared.store),
-		Intake:  c.Intake(out, shared.store).Accept,
+		Intake:  intake.Accept,
 		Harvest: c.Harvester(shared.store, out, []harvest.Sink{sink}, hopts).Run,
-		Log:     log,
+		// Status reads the shared store, so any instance answers for any onboarding.
+		API: (&api.Server{Intake: intake, Store: shared.store, BasePath: apiBasePath, Log: log}).Handler(),
+		Log: log,
 	}, nil
 }
 

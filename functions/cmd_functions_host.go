@@ -52,7 +52,7 @@ func runFunctionsHost(ctx context.Context, env *environment, args []string) erro
 		return errors.New("no Service Bus: set ServiceBus__fullyQualifiedNamespace (managed identity) or CTSYNC_SERVICEBUS_CONNECTION_STRING")
 	}
 	defer sb.Close(context.WithoutCancel(ctx))
-	host, err := env.openCloudHost(ctx, storeTables, sb)
+	host, err := env.openCloudHost(ctx, storeTables, sb, azfunc.APIBasePath)
 	if err != nil {
 		return err
 	}

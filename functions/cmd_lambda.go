@@ -28,7 +28,7 @@ func runLambda(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	host, err := env.openCloudHost(ctx, storeDynamoDB, out)
+	host, err := env.openCloudHost(ctx, storeDynamoDB, out, "")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/onboarding"
@@ -66,6 +67,10 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	}
 	defer a.Close()
 	id, err := a.Intake.Submit(ctx, req)
+	var refused *onboarding.TenantNotAllowed
+	if errors.As(err, &refused) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -81,7 +86,7 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	err = waitForOnboarding(ctx, progressTo, a, id)
 	if *out == outputJSON {
 		if o, _, gerr := a.Store.GetOnboarding(context.WithoutCancel(ctx), id); gerr == nil {
-			view := onboardingOut(o)
+			view := api.OnboardingView(o)
 			if werr := writeJSON(env.stdout, onboardJSON{OnboardingID: id, Onboarding: &view}); werr != nil && err == nil {
 				err = werr
 			}
@@ -114,6 +119,10 @@ func sayWhatElseRuns(ctx context.Context, w io.Writer, a *app.Local, id string) 
 // `--wait`) carries it out. It needs no Graph settings: the chain table is
 // declared without them.
 func queueOnboarding(ctx context.Context, env *environment, req onboarding.Request, out outputFormat) error {
+	allowed, err := env.allowedTenants()
+	if err != nil {
+		return err
+	}
 	st, err := app.OpenState(env.stateDir(), localdb.Options{})
 	if err != nil {
 		return err
@@ -123,7 +132,11 @@ func queueOnboarding(ctx context.Context, env *environment, req onboarding.Reque
 	if err != nil {
 		return err
 	}
-	id, err := onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store}.Submit(ctx, req)
+	id, err := onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store, Allowed: allowed}.Submit(ctx, req)
+	var refused *onboarding.TenantNotAllowed
+	if errors.As(err, &refused) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

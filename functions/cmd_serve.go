@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/harvest"
 )
 
@@ -18,8 +22,17 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("serve")
 	interval := fs.Duration("harvest-interval", 15*time.Minute, "time between provisioning-log harvests (0 turns the harvester off)")
 	out := fs.String("harvest-out", "", "JSON Lines file for collected records (default <state dir>/provisioning.jsonl)")
+	listen := fs.String("listen", "", "serve the HTTP API (POST /onboardings, GET /onboardings/{id}) on this address, e.g. 127.0.0.1:8080; "+
+		"requests need Authorization: Bearer CTSYNC_INTAKE_TOKEN")
 	if _, err := env.parse(fs, args); err != nil {
 		return err
+	}
+	var token string
+	if *listen != "" {
+		var err error
+		if token, err = env.intakeToken(); err != nil {
+			return err
+		}
 	}
 	if err := notNegative("harvest-interval", *interval); err != nil {
 		return err
@@ -39,6 +52,34 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	log.Info("ctsync serving", "state_dir", stateDir, "graph", a.Graph.Config().Describe(), "queues", a.Table.Queues(), "harvest_interval", interval.String())
 
 	var wg sync.WaitGroup
+	if *listen != "" {
+		srv := &api.Server{Intake: a.Intake, Store: a.Store, Log: log}
+		handler, err := api.Bearer(token, srv.Handler())
+		if err != nil {
+			return fmt.Errorf("CTSYNC_INTAKE_TOKEN: %w", err)
+		}
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("--listen %s: %w", *listen, err)
+		}
+		httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+		log.Info("API listening", "addr", ln.Addr().String(), "routes", "POST /onboardings, GET /onboardings/{id}")
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("API stopped", "error", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = httpSrv.Shutdown(shutdown)
+		}()
+	}
 	if *interval > 0 {
 		if *out == "" {
 			*out = filepath.Join(stateDir, "provisioning.jsonl")

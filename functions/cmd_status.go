@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/store"
@@ -34,7 +35,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		case len(rest) > 0:
 			return fmt.Errorf("no onboarding %s in %s", rest[0], where)
 		case *out == outputJSON:
-			return writeJSON(env.stdout, statusListJSON{Onboardings: []onboardingJSON{}})
+			return writeJSON(env.stdout, statusListJSON{Onboardings: []api.Onboarding{}})
 		default:
 			fmt.Fprintf(env.stdout, "no onboardings in %s\n", where)
 		}
@@ -50,9 +51,9 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 		if *out == outputJSON {
-			res := statusListJSON{Onboardings: make([]onboardingJSON, 0, len(list))}
+			res := statusListJSON{Onboardings: make([]api.Onboarding, 0, len(list))}
 			for _, o := range list {
-				res.Onboardings = append(res.Onboardings, onboardingOut(o))
+				res.Onboardings = append(res.Onboardings, api.OnboardingView(o))
 			}
 			return writeJSON(env.stdout, res)
 		}
@@ -75,7 +76,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if *out == outputJSON {
-		return writeJSON(env.stdout, statusDetailJSON{Onboarding: onboardingOut(o), Steps: stepsOut(steps)})
+		return writeJSON(env.stdout, api.StatusView(o, steps))
 	}
 	w := env.stdout
 	fmt.Fprintf(w, "onboarding   %s %q\nstate        %s (step %s, updated %s)\n", o.ID, o.Name, o.State, dash(o.Step), ago(o.UpdatedAt))

@@ -20,9 +20,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/steps"
 )
 
@@ -181,10 +183,58 @@ func (e *environment) appConfig(log *slog.Logger) (app.Config, error) {
 			return cfg, err
 		}
 	}
+	if cfg.Chain.Tenants, err = e.allowedTenants(); err != nil {
+		return cfg, err
+	}
 	for name, into := range map[string]*int{"CTSYNC_WORKERS": &cfg.Workers, "CTSYNC_MAX_ATTEMPTS": &cfg.Chain.Policy.MaxAttempts} {
 		if err := e.integer(name, into); err != nil {
 			return cfg, err
 		}
 	}
 	return cfg, nil
+}
+
+// allowedTenants reads the tenant allow-list: CTSYNC_ALLOWED_TENANTS
+// (comma-separated) or CTSYNC_ALLOWED_TENANTS_FILE (one per line; Lambda
+// caps all environment variables together at 4 KB). Neither set: every
+// tenant the application can reach (nil).
+func (e *environment) allowedTenants() (*onboarding.Tenants, error) {
+	list, file := e.getenv("CTSYNC_ALLOWED_TENANTS"), e.getenv("CTSYNC_ALLOWED_TENANTS_FILE")
+	switch {
+	case list != "" && file != "":
+		return nil, errors.New("set CTSYNC_ALLOWED_TENANTS or CTSYNC_ALLOWED_TENANTS_FILE, not both")
+	case list != "":
+		return onboarding.ParseTenants(list, "CTSYNC_ALLOWED_TENANTS")
+	case file != "":
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("CTSYNC_ALLOWED_TENANTS_FILE: %w", err)
+		}
+		return onboarding.ParseTenants(string(raw), "CTSYNC_ALLOWED_TENANTS_FILE "+file)
+	}
+	return nil, nil
+}
+
+// intakeToken reads the API's bearer token: CTSYNC_INTAKE_TOKEN, or the
+// file CTSYNC_INTAKE_TOKEN_FILE names (a mounted secret). The API does not
+// start without one.
+func (e *environment) intakeToken() (string, error) {
+	token, file := e.getenv("CTSYNC_INTAKE_TOKEN"), e.getenv("CTSYNC_INTAKE_TOKEN_FILE")
+	switch {
+	case token != "" && file != "":
+		return "", errors.New("set CTSYNC_INTAKE_TOKEN or CTSYNC_INTAKE_TOKEN_FILE, not both")
+	case file != "":
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("CTSYNC_INTAKE_TOKEN_FILE: %w", err)
+		}
+		token = strings.TrimSpace(string(raw))
+	}
+	if strings.TrimSpace(token) == "" {
+		return "", errors.New("--listen needs a bearer token: set CTSYNC_INTAKE_TOKEN (at least 32 characters, e.g. `openssl rand -hex 32`) or CTSYNC_INTAKE_TOKEN_FILE")
+	}
+	if len(strings.TrimSpace(token)) < api.MinTokenLength {
+		return "", fmt.Errorf("the intake token must be at least %d characters (e.g. `openssl rand -hex 32`)", api.MinTokenLength)
+	}
+	return token, nil
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -11,69 +12,12 @@ import (
 // The JSON that `--output json` prints. These types are the contract with
 // automation: fields are lowerCamelCase and only ever added, and
 // functions/output.schema.json describes them (a test checks every
-// command's output against it). They are separate from the stored records
-// so the store may change without breaking a pipeline.
-
-// onboardingJSON is one onboarding as `status` and `onboard` print it.
-type onboardingJSON struct {
-	OnboardingID       string    `json:"onboardingId"`
-	Name               string    `json:"name"`
-	SourceTenantID     string    `json:"sourceTenantId"`
-	TargetTenantID     string    `json:"targetTenantId"`
-	Users              []string  `json:"users"`
-	Groups             []string  `json:"groups"`
-	RequestedBy        string    `json:"requestedBy,omitempty"`
-	State              string    `json:"state"`
-	Step               string    `json:"step,omitempty"`
-	Detail             string    `json:"detail,omitempty"`
-	Remedy             string    `json:"remedy,omitempty"`
-	ServicePrincipalID string    `json:"servicePrincipalId,omitempty"`
-	AppID              string    `json:"appId,omitempty"`
-	JobID              string    `json:"jobId,omitempty"`
-	JobStatus          string    `json:"jobStatus,omitempty"`
-	SyncState          string    `json:"syncState,omitempty"`
-	Drift              string    `json:"drift,omitempty"`
-	CreatedAt          time.Time `json:"createdAt"`
-	UpdatedAt          time.Time `json:"updatedAt"`
-}
-
-func onboardingOut(o store.Onboarding) onboardingJSON {
-	return onboardingJSON{OnboardingID: o.ID, Name: o.Name, SourceTenantID: o.SourceTenantID, TargetTenantID: o.TargetTenantID,
-		Users: nonNil(o.Users), Groups: nonNil(o.Groups), RequestedBy: o.RequestedBy, State: string(o.State), Step: o.Step, Detail: o.Detail,
-		Remedy: o.Remedy, ServicePrincipalID: o.ServicePrincipalID, AppID: o.AppID, JobID: o.JobID, JobStatus: o.JobStatus,
-		SyncState: string(o.SyncState), Drift: o.Drift, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
-}
-
-// stepJSON is one step of an onboarding.
-type stepJSON struct {
-	Name       string    `json:"name"`
-	State      string    `json:"state"`
-	Attempts   int       `json:"attempts"`
-	Runs       int       `json:"runs"`
-	Detail     string    `json:"detail,omitempty"`
-	TookMillis int64     `json:"tookMillis"`
-	StartedAt  time.Time `json:"startedAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
-}
-
-func stepsOut(steps []store.Step) []stepJSON {
-	out := make([]stepJSON, 0, len(steps))
-	for _, s := range steps {
-		out = append(out, stepJSON{Name: s.Name, State: string(s.State), Attempts: s.Attempts, Runs: s.Runs, Detail: s.Detail,
-			TookMillis: s.Took.Milliseconds(), StartedAt: s.StartedAt, UpdatedAt: s.UpdatedAt})
-	}
-	return out
-}
+// command's output against it). An onboarding and its steps look the same
+// here as in the HTTP API (package api).
 
 // statusListJSON is `ctsync status --output json`.
 type statusListJSON struct {
-	Onboardings []onboardingJSON `json:"onboardings"`
-}
-
-// statusDetailJSON is `ctsync status ID --output json`.
-type statusDetailJSON struct {
-	Onboarding onboardingJSON `json:"onboarding"`
-	Steps      []stepJSON     `json:"steps"`
+	Onboardings []api.Onboarding `json:"onboardings"`
 }
 
 // onboardJSON is `ctsync onboard --output json`: the id at once when the
@@ -81,7 +25,7 @@ type statusDetailJSON struct {
 type onboardJSON struct {
 	OnboardingID string          `json:"onboardingId"`
 	Queued       bool            `json:"queued"`
-	Onboarding   *onboardingJSON `json:"onboarding,omitempty"`
+	Onboarding   *api.Onboarding `json:"onboarding,omitempty"`
 }
 
 // deadLetterJSON is one dead letter. The body is left out: it is the
@@ -144,11 +88,4 @@ func recordsOut(recs []store.Record) logsJSON {
 			ErrorCode: r.ErrorCode, Reason: r.Reason})
 	}
 	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

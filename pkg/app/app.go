@@ -94,17 +94,20 @@ type ChainConfig struct {
 	Policy chain.Policy
 	// HandlerTimeout bounds one handler run (default 4 minutes).
 	HandlerTimeout time.Duration
-	Log            *slog.Logger
+	// Tenants is the allow-list (CTSYNC_ALLOWED_TENANTS); nil allows every tenant.
+	Tenants *onboarding.Tenants
+	Log     *slog.Logger
 }
 
 // Chain is what every host runs: the steps on a Graph client, the table
 // that routes events to them, and the router's middleware.
 type Chain struct {
-	Graph *graph.Client
-	Steps *steps.Steps
-	Table *chain.Table
-	Log   *slog.Logger
-	stack chain.Stack
+	Graph   *graph.Client
+	Steps   *steps.Steps
+	Table   *chain.Table
+	Log     *slog.Logger
+	Tenants *onboarding.Tenants
+	stack   chain.Stack
 }
 
 // NewChain wires the steps to gc and intents and declares the chain.
@@ -122,10 +125,14 @@ func NewChain(gc *graph.Client, intents store.Intents, cfg ChainConfig) (*Chain,
 		return nil, err
 	}
 	policy := cfg.Policy.WithDefaults()
-	return &Chain{Graph: gc, Steps: st, Table: table, Log: log, stack: chain.Stack{
+	stack := chain.Stack{
 		Policy: policy, ReplicationWindow: st.Options().ReplicationWindow, HandlerTimeout: cfg.HandlerTimeout,
 		Recorder: onboarding.NewRecorder(policy.MaxAttempts, nil), Alert: onboarding.StepFailed, Log: log,
-	}}, nil
+	}
+	if cfg.Tenants != nil {
+		stack.AllowTenant, stack.TenantsTouched = cfg.Tenants.Allows, onboarding.TenantsTouched
+	}
+	return &Chain{Graph: gc, Steps: st, Table: table, Log: log, Tenants: cfg.Tenants, stack: stack}, nil
 }
 
 // Router returns a router for the chain that settles through settler and
@@ -147,13 +154,16 @@ func (c *Chain) Policy() chain.Policy { return c.stack.Policy }
 
 // Intake posts onboarding requests to queue, recording them in progress.
 func (c *Chain) Intake(queue bus.Publisher, progress store.Progress) onboarding.Intake {
-	return onboarding.Intake{Table: c.Table, Queue: queue, Progress: progress}
+	return onboarding.Intake{Table: c.Table, Queue: queue, Progress: progress, Allowed: c.Tenants}
 }
 
 // Harvester returns a provisioning-log harvester keeping its checkpoints in
 // st, writing records to sinks and publishing provisioning.failed alerts to
 // alerts (the local queue, or the cloud's).
 func (c *Chain) Harvester(st *store.Store, alerts bus.Publisher, sinks []harvest.Sink, opts harvest.Options) *harvest.Harvester {
+	if c.Tenants != nil {
+		opts.AllowTenant = c.Tenants.Allows
+	}
 	opts.Alerts = func(ctx context.Context, evs []events.Event) error {
 		out, err := c.Table.Outgoing(evs...)
 		if err != nil {

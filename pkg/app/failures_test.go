@@ -302,3 +302,43 @@ func TestASourceTenantWithoutConsentWritesNothing(t *testing.T) {
 		t.Errorf("remedy %q", o.Remedy)
 	}
 }
+
+// An event that reached a queue without the intake's check (posted to the
+// queue directly, or queued before the allow-list was narrowed) naming a
+// tenant outside the allow-list is dead-lettered before any Graph call.
+func TestAQueuedEventNamingATenantOutsideTheAllowListIsDeadLetteredUntouched(t *testing.T) {
+	h := newHarness(t, graphsim.Options{})
+	allowed, err := onboarding.ParseTenants(targetTenant, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := h.open(func(c *Config) { c.Chain.Tenants = allowed })
+	ev, err := events.New(events.OnboardingRequested, events.Onboarding{OnboardingID: "3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64",
+		SourceTenantID: sourceTenant, TargetTenantID: targetTenant, ConfigurationName: "Contoso to Fabrikam", Users: []string{adele}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Stamp("/test", "3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64", "3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64", time.Now())
+	out, err := a.Table.Outgoing(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Bus.Publish(context.Background(), out...); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, a)
+	dls, err := a.Bus.DeadLetters(context.Background())
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters: %+v %v", dls, err)
+	}
+	if dl := dls[0]; !strings.Contains(dl.Reason, "TenantNotAllowed") || !strings.Contains(dl.Description, sourceTenant) {
+		t.Errorf("dead letter %+v", dl)
+	}
+	if n := len(h.sim.Requests()); n != 0 {
+		t.Fatalf("%d requests reached Graph or the login service", n)
+	}
+	// The intake refuses it outright.
+	if _, err := a.Intake.Submit(context.Background(), pairRequest()); err == nil || !strings.Contains(err.Error(), sourceTenant) {
+		t.Fatalf("intake: %v", err)
+	}
+}

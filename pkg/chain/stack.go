@@ -16,8 +16,12 @@ type Stack struct {
 	Alert          Alerter
 	// Handled, when set, de-duplicates deliveries (see Deduplicate).
 	Handled HandledLookup
-	Log     *slog.Logger
-	Now     func() time.Time
+	// AllowTenant, when set, is the tenant allow-list, checked against the
+	// tenants TenantsTouched names (see AllowedTenants).
+	AllowTenant    func(tenantID string) bool
+	TenantsTouched func(*Message) []string
+	Log            *slog.Logger
+	Now            func() time.Time
 }
 
 // Middleware returns the stack, outermost first. The order matters: a wait
@@ -38,9 +42,11 @@ func (s Stack) Middleware() []Middleware {
 	if s.Handled != nil {
 		stack = append(stack, Deduplicate(s.Handled, s.Log))
 	}
+	stack = append(stack, Progress(s.Recorder, s.Now), DeadLetters(s.Alert))
+	if s.AllowTenant != nil && s.TenantsTouched != nil {
+		stack = append(stack, AllowedTenants(s.AllowTenant, s.TenantsTouched))
+	}
 	return append(stack,
-		Progress(s.Recorder, s.Now),
-		DeadLetters(s.Alert),
 		Retry(s.Policy),
 		Waits(s.ReplicationWindow, s.Now),
 		Timeout(s.HandlerTimeout),

@@ -107,6 +107,7 @@ func (s *Server) graph(perms []string, h func(c *call)) http.HandlerFunc {
 		tid := c.tenant.id
 		fault := s.matchFault(r.Method, c.path, tid)
 		if fault != nil && fault.Latency > 0 {
+			fault.arrived(c.path)
 			select {
 			case <-time.After(fault.Latency):
 			case <-r.Context().Done():
@@ -114,6 +115,9 @@ func (s *Server) graph(perms []string, h func(c *call)) http.HandlerFunc {
 			}
 		}
 		if fault != nil && fault.Status != 0 {
+			if fault.Latency == 0 {
+				fault.arrived(c.path)
+			}
 			if fault.RetryAfter != "" {
 				w.Header().Set("Retry-After", fault.RetryAfter)
 			}
@@ -148,6 +152,7 @@ func (s *Server) graph(perms []string, h func(c *call)) http.HandlerFunc {
 			s.mu.Unlock()
 			rec.Dropped = true
 			c.status = 0
+			fault.arrived(c.path)
 			if fault.HangAfterCommit {
 				<-r.Context().Done()
 				return

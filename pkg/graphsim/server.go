@@ -269,7 +269,9 @@ type Fault struct {
 	// with the change made.
 	HangAfterCommit bool
 	// Arrived, when set, receives the path of each request the fault
-	// applies to (without blocking), so a test knows a call is in flight.
+	// applies to (without blocking), so a test knows a call is in flight:
+	// for DropAfterCommit and HangAfterCommit once the change is made, for
+	// Latency when the wait begins, otherwise before the answer.
 	Arrived chan<- string
 
 	hits, skipped int
@@ -282,6 +284,16 @@ func (s *Server) Inject(f Fault) {
 	defer s.mu.Unlock()
 	cp := f
 	s.faults = append(s.faults, &cp)
+}
+
+// arrived tells the test the fault applied.
+func (f *Fault) arrived(path string) {
+	if f.Arrived != nil {
+		select {
+		case f.Arrived <- path:
+		default:
+		}
+	}
 }
 
 func (s *Server) matchFault(method, path, tenantID string) *Fault {
@@ -297,12 +309,6 @@ func (s *Server) matchFault(method, path, tenantID string) *Fault {
 				continue
 			}
 			f.hits++
-			if f.Arrived != nil {
-				select {
-				case f.Arrived <- path:
-				default:
-				}
-			}
 			cp := *f
 			return &cp
 		}

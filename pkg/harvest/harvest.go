@@ -61,6 +61,9 @@ type Options struct {
 	MaxThrottled int
 	// Extra are configurations to harvest besides those ctsync set up.
 	Extra []store.Configuration
+	// AllowTenant, when set, is the tenant allow-list: configurations of
+	// other source tenants are skipped (and logged), never read.
+	AllowTenant func(tenantID string) bool
 	// Lease is how long the harvest lease lasts unless renewed; it is
 	// renewed every third of it while the harvest runs. Default 30 s.
 	Lease time.Duration
@@ -315,6 +318,17 @@ func (h *Harvester) configurations(ctx context.Context) ([]store.Configuration, 
 			seen[c.Key()] = true
 			configs = append(configs, c)
 		}
+	}
+	if h.opts.AllowTenant != nil {
+		kept := configs[:0]
+		for _, c := range configs {
+			if h.opts.AllowTenant(c.SourceTenantID) {
+				kept = append(kept, c)
+			} else {
+				h.opts.Log.Warn("configuration skipped: its tenant is not in the allow-list", "tenant", c.SourceTenantID, "service_principal", c.ServicePrincipalID)
+			}
+		}
+		configs = kept
 	}
 	sort.SliceStable(configs, func(i, j int) bool { return configs[i].Key() < configs[j].Key() })
 	return configs, nil

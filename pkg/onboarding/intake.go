@@ -21,6 +21,8 @@ type Intake struct {
 	Table    *chain.Table
 	Queue    bus.Publisher
 	Progress store.Progress
+	// Allowed is the tenant allow-list; nil allows every tenant.
+	Allowed *Tenants
 }
 
 // Request is what an onboarding asks for.
@@ -70,6 +72,9 @@ func (in Intake) Accept(ctx context.Context, ev events.Event) (string, error) {
 	data, ok := events.OnboardingOf(ev)
 	if !ok || ev.Type != events.OnboardingRequested {
 		return "", fmt.Errorf("type: only %s starts an onboarding, got %s", events.OnboardingRequested, ev.Type)
+	}
+	if err := in.Allowed.Check(data.SourceTenantID, data.TargetTenantID); err != nil {
+		return "", err
 	}
 	if ev.CorrelationID == "" {
 		ev.CorrelationID = data.OnboardingID

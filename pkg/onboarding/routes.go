@@ -68,7 +68,7 @@ func AlertRoutes(log *slog.Logger) []chain.Route {
 		return outcome.Result{}, nil
 	}
 	var routes []chain.Route
-	for _, t := range []events.Type{events.SyncSteady, events.SyncQuarantined, events.ProvisioningFailed, events.StepFailed, events.DriftDetected} {
+	for _, t := range alertTypes {
 		routes = append(routes, chain.Route{On: t, Step: "notify", Title: "alert: " + string(t), Handle: notify})
 	}
 	return routes

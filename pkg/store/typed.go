@@ -39,6 +39,7 @@ const (
 	sinksPK       = "sink"
 	pairsPK       = "pair"
 	handledPrefix = "handled:" // messages the router acknowledged, by correlation
+	intakePK      = "intake"   // idempotency keys of intake requests → onboarding id
 )
 
 // contention bounds how often a read-modify-write retries after losing a

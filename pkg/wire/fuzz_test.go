@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
@@ -46,10 +48,19 @@ func FuzzFunctionsInvocation(f *testing.F) {
 			"Metadata": map[string]any{"MessageId": "m-1", "DeliveryCount": "2"}})
 		f.Add(raw)
 	}
+	httpReq, _ := json.Marshal(map[string]any{"Data": map[string]any{"req": map[string]any{"Url": "https://ctsync.azurewebsites.net/api/onboardings",
+		"Method": "POST", "Headers": map[string][]string{"Content-Type": {"application/json"}}, "Body": string(body)}}, "Metadata": map[string]any{}})
+	f.Add(httpReq)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		inv, err := ReadFunctionsInvocation(bytes.NewReader(raw))
 		if err != nil {
 			return
+		}
+		if req, err := FunctionsHTTPRequest(inv.Data["req"]); err == nil {
+			if req.Method == "" || !strings.HasPrefix(req.Path, "/") && req.Path != "" {
+				t.Fatalf("an HTTP request without a method or with a relative path: %+v", req)
+			}
+			_ = req.Request()
 		}
 		m, err := inv.ServiceBusMessage("message", "ensure-target-partner", "invocation-1")
 		if err != nil {
@@ -79,18 +90,25 @@ func FuzzLambdaPayload(f *testing.F) {
 	f.Add([]byte(`{"version":"0","id":"1","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`))
 	f.Add([]byte(`{"action":"harvest"}`))
 	f.Add(body)
+	furl, _ := json.Marshal(lambdaevents.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/onboardings", Body: base64.StdEncoding.EncodeToString(body),
+		IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"},
+		RequestContext: lambdaevents.LambdaFunctionURLRequestContext{HTTP: lambdaevents.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST", Path: "/onboardings"}}})
+	f.Add(furl)
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		kind, sqs, err := ClassifyLambda(payload)
+		inv, err := ClassifyLambda(payload)
 		if err != nil {
 			return
 		}
-		if (kind == LambdaSQSBatch) != (sqs != nil) {
-			t.Fatalf("kind %d with batch %v", kind, sqs != nil)
+		if (inv.Kind == LambdaSQSBatch) != (inv.Batch != nil) || (inv.Kind == LambdaHTTP) != (inv.HTTP != nil) {
+			t.Fatalf("kind %d with batch %v, http %v", inv.Kind, inv.Batch != nil, inv.HTTP != nil)
 		}
-		if sqs == nil {
+		if inv.HTTP != nil && (inv.HTTP.Method == "" || !strings.HasPrefix(inv.HTTP.Path, "/")) {
+			t.Fatalf("an HTTP request without a method or a path: %+v", inv.HTTP)
+		}
+		if inv.Batch == nil {
 			return
 		}
-		for _, r := range sqs.Records {
+		for _, r := range inv.Batch.Records {
 			m, _, err := SQSMessage(r, "prod-", func(q string) bool { return q == "ensure-target-partner" })
 			if err != nil {
 				continue
@@ -104,23 +122,34 @@ func FuzzLambdaPayload(f *testing.F) {
 
 func ptr[T any](v T) *T { return &v }
 
-// FuzzIntakeBody: the body automation posts to start an onboarding. Never a
-// panic; what is accepted is an onboarding.requested event whose data holds
-// valid tenant and principal ids, and it survives a round trip.
+// FuzzIntakeBody: the body POST /onboardings receives, a CloudEvent or the
+// plain fields. Never a panic; what is accepted is an onboarding.requested
+// event whose data holds valid tenant and principal ids, it survives a round
+// trip, and a request naming its onboardingId is idempotent (same key, same
+// event id).
 func FuzzIntakeBody(f *testing.F) {
-	f.Add(example(f, "onboarding.requested"))
-	f.Add(example(f, "step.failed"))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := OnboardingRequest(body)
+	f.Add("application/cloudevents+json", example(f, "onboarding.requested"))
+	f.Add("application/json", example(f, "step.failed"))
+	f.Add("application/json", []byte(`{"sourceTenantId":"0b7f3c2e-5a4d-4e61-9c1a-7d2e8f901a11","targetTenantId":"9e2d6a1b-3c4f-4b7a-8e5d-1f0a2b3c4d55",`+
+		`"configurationName":"Contoso to Fabrikam","users":["61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10"],"onboardingId":"3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64"}`))
+	f.Add("application/json", []byte(`{"sourceTenantId":1,"users":{},"colour":"red"}`))
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, mediaType string, body []byte) {
+		sub, err := OnboardingSubmission(mediaType, body, now)
 		if err != nil {
+			var ve *events.ValidationError
+			if !errors.As(err, &ve) || ve.Field == "" {
+				t.Fatalf("a refusal that names no field: %v", err)
+			}
 			return
 		}
+		ev := sub.Event
 		in, ok := events.OnboardingOf(ev)
 		if !ok || ev.Type != events.OnboardingRequested {
 			t.Fatalf("accepted %s without onboarding data", ev.Type)
 		}
-		if !events.IsGUID(in.SourceTenantID) || !events.IsGUID(in.TargetTenantID) || len(in.Users) == 0 {
-			t.Fatalf("accepted an onboarding without valid tenants or users: %+v", in)
+		if !events.IsGUID(in.SourceTenantID) || !events.IsGUID(in.TargetTenantID) || !events.IsGUID(in.OnboardingID) || len(in.Users) == 0 {
+			t.Fatalf("accepted an onboarding without valid ids: %+v", in)
 		}
 		for _, u := range append(append([]string(nil), in.Users...), in.Groups...) {
 			if !events.IsGUID(u) {
@@ -133,6 +162,12 @@ func FuzzIntakeBody(f *testing.F) {
 		}
 		if _, err := OnboardingRequest(raw); err != nil {
 			t.Fatalf("an accepted event does not parse again: %v\n%s", err, raw)
+		}
+		if sub.Key != "" {
+			again, err := OnboardingSubmission(mediaType, body, now.Add(time.Hour))
+			if err != nil || again.Key != sub.Key || again.Event.ID != ev.ID {
+				t.Fatalf("the same request twice: %v, key %q/%q, id %q/%q", err, sub.Key, again.Key, ev.ID, again.Event.ID)
+			}
 		}
 	})
 }

@@ -19,35 +19,59 @@ const (
 	LambdaSQSBatch   LambdaKind = iota + 1 // from the event source mapping
 	LambdaHarvest                          // the schedule, or {"action":"harvest"}
 	LambdaOnboarding                       // an onboarding.requested CloudEvent, invoked directly
+	LambdaHTTP                             // a function URL request (the API)
 )
 
-// ClassifyLambda says what an invocation payload is; for an SQS batch it
-// returns the batch decoded.
-func ClassifyLambda(payload []byte) (LambdaKind, *lambdaevents.SQSEvent, error) {
+// Invocation is a classified invocation payload, decoded for its kind.
+type Invocation struct {
+	Kind  LambdaKind
+	Batch *lambdaevents.SQSEvent
+	HTTP  *HTTPRequest
+}
+
+// ClassifyLambda says what an invocation payload is and decodes it: an SQS
+// batch, the schedule's harvest, a function URL request, or an onboarding
+// CloudEvent invoked directly.
+func ClassifyLambda(payload []byte) (Invocation, error) {
 	var probe struct {
 		Records []struct {
 			EventSource string `json:"eventSource"`
 		} `json:"Records"`
-		DetailType  string `json:"detail-type"`
-		SpecVersion string `json:"specversion"`
-		Action      string `json:"action"`
+		DetailType     string `json:"detail-type"`
+		SpecVersion    string `json:"specversion"`
+		Action         string `json:"action"`
+		RequestContext struct {
+			HTTP struct {
+				Method string `json:"method"`
+			} `json:"http"`
+		} `json:"requestContext"`
 	}
 	if err := json.Unmarshal(payload, &probe); err != nil {
-		return 0, nil, fmt.Errorf("the invocation payload is not a JSON object: %w", err)
+		return Invocation{}, fmt.Errorf("the invocation payload is not a JSON object: %w", err)
 	}
 	switch {
 	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
 		var batch lambdaevents.SQSEvent
 		if err := json.Unmarshal(payload, &batch); err != nil {
-			return 0, nil, fmt.Errorf("SQS batch: %w", err)
+			return Invocation{}, fmt.Errorf("SQS batch: %w", err)
 		}
-		return LambdaSQSBatch, &batch, nil
+		return Invocation{Kind: LambdaSQSBatch, Batch: &batch}, nil
+	case probe.RequestContext.HTTP.Method != "":
+		var ev lambdaevents.LambdaFunctionURLRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return Invocation{}, fmt.Errorf("function URL request: %w", err)
+		}
+		req, err := FunctionURLRequest(ev)
+		if err != nil {
+			return Invocation{}, err
+		}
+		return Invocation{Kind: LambdaHTTP, HTTP: &req}, nil
 	case probe.DetailType == "Scheduled Event" || probe.Action == "harvest":
-		return LambdaHarvest, nil, nil
+		return Invocation{Kind: LambdaHarvest}, nil
 	case probe.SpecVersion != "":
-		return LambdaOnboarding, nil, nil
+		return Invocation{Kind: LambdaOnboarding}, nil
 	}
-	return 0, nil, errors.New(`unrecognized invocation: expected an SQS batch, a scheduled event (or {"action":"harvest"}), or an onboarding.requested CloudEvent`)
+	return Invocation{}, errors.New(`unrecognized invocation: expected an SQS batch, a function URL request, a scheduled event (or {"action":"harvest"}), or an onboarding.requested CloudEvent`)
 }
 
 // IDAttribute is the SQS message attribute that carries ctsync's message id

@@ -41,15 +41,23 @@ type Handler struct {
 
 // Invoke is the function's entry point (lambda.Start(h.Invoke)).
 func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
-	kind, batch, err := wire.ClassifyLambda(payload)
+	inv, err := wire.ClassifyLambda(payload)
 	if err != nil {
 		return nil, err
 	}
-	switch kind {
+	switch inv.Kind {
 	case wire.LambdaSQSBatch:
-		return h.Steps(ctx, *batch), nil
+		return h.Steps(ctx, *inv.Batch), nil
 	case wire.LambdaHarvest:
 		return h.RunHarvest(ctx)
+	case wire.LambdaHTTP:
+		// The function URL authenticated the caller (IAM) before invoking.
+		resp := h.ServeAPI(ctx, *inv.HTTP)
+		headers := map[string]string{}
+		for name := range resp.Header {
+			headers[name] = resp.Header.Get(name)
+		}
+		return lambdaevents.LambdaFunctionURLResponse{StatusCode: resp.Status, Headers: headers, Body: string(resp.Body)}, nil
 	default:
 		accepted, err := h.Accept(ctx, payload)
 		var invalid *cloud.InvalidRequest

@@ -2,10 +2,12 @@ package awslambda_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/api/apitest"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/bus/sqs"
@@ -25,6 +28,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/host/awslambda"
 	"github.com/ctsync/ctsync/pkg/host/cloud"
 	"github.com/ctsync/ctsync/pkg/host/hosttest"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store/dynamostore"
 )
 
@@ -43,7 +47,7 @@ type lambdaService struct {
 
 func newLambdaService(t *testing.T, a *app.Local, out bus.Publisher) *lambdaService {
 	t.Helper()
-	fn := &awslambda.Handler{Host: hosttest.CloudHost(a, out), QueuePrefix: prefix}
+	fn := &awslambda.Handler{Host: hosttest.CloudHost(a, out, ""), QueuePrefix: prefix}
 	return &lambdaService{t: t, queue: a.Bus, handler: lambda.NewHandler(fn.Invoke), fn: fn}
 }
 
@@ -132,6 +136,85 @@ func TestAnOnboardingRunsThroughTheLambdaFunction(t *testing.T) {
 		return len(batch) > 0
 	})
 	hosttest.AssertSyncRunning(t, sim)
+}
+
+// The API through a function URL: an onboarding posted as the plain fields
+// runs to completion and its status is read back; refusals answer as
+// openapi.yaml says and queue nothing.
+func TestTheAPIThroughAFunctionURL(t *testing.T) {
+	sim := hosttest.StartSim(t)
+	a := hosttest.Open(t, sim, func(c *app.Config) {
+		c.Chain.Tenants, _ = onboarding.ParseTenants(graphsim.SampleSourceTenant+" "+graphsim.SampleTargetTenant, "test")
+	})
+	svc := newLambdaService(t, a, a.Bus)
+	plain := `{"sourceTenantId":"` + graphsim.SampleSourceTenant + `","targetTenantId":"` + graphsim.SampleTargetTenant +
+		`","configurationName":"Contoso to Fabrikam","users":["` + graphsim.SampleUsers[0].ID + `"],"onboardingId":"3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64"}`
+	for _, tc := range []struct {
+		name, body string
+		base64     bool
+		status     int
+	}{
+		{"outside the allow-list", strings.Replace(plain, graphsim.SampleTargetTenant, "4d1e0f2a-6b7c-4d8e-9f01-23456789abcd", 1), false, 403},
+		{"malformed", `{"users":`, false, 400},
+		{"not base64", "%%%", true, 0},
+	} {
+		status, _, body, err := svc.url(tc.name, "POST", "/onboardings", "application/json", tc.body, tc.base64)
+		if (tc.status == 0) != (err != nil) || status != tc.status {
+			t.Fatalf("%s: %d %s %v", tc.name, status, body, err)
+		}
+	}
+	if d, _ := a.Bus.Depth(context.Background()); d.Ready != 0 {
+		t.Fatalf("refused requests queued %+v", d)
+	}
+	status, header, body, err := svc.url("post", "POST", "/onboardings", "application/json", plain, true)
+	if err != nil || status != 202 || header["Location"] != "/onboardings/3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64" {
+		t.Fatalf("POST: %d %v %s %v", status, header, body, err)
+	}
+	hosttest.RunToCompletion(t, a, "3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64", func() bool {
+		batch, failed := svc.deliver(3)
+		if len(failed) > 0 {
+			t.Fatalf("the function asked for %d record(s) again", len(failed))
+		}
+		return len(batch) > 0
+	})
+	status, _, body, _ = svc.url("get", "GET", header["Location"], "", "", false)
+	var got struct{ Onboarding struct{ State string } }
+	if json.Unmarshal(body, &got) != nil || status != 200 || got.Onboarding.State != "completed" {
+		t.Fatalf("GET: %d %s", status, body)
+	}
+	if status, _, body, _ := svc.url("again", "POST", "/onboardings", "application/json", plain, false); status != 202 || !strings.Contains(string(body), `"existing":true`) {
+		t.Fatalf("the same request again: %d %s", status, body)
+	}
+}
+
+// url invokes the function with a function URL event (payload format 2.0)
+// and checks the answer against openapi.yaml.
+func (l *lambdaService) url(name, method, path, contentType, body string, b64 bool) (int, map[string]string, []byte, error) {
+	l.t.Helper()
+	ev := map[string]any{"version": "2.0", "rawPath": path, "rawQueryString": "", "headers": map[string]string{"content-type": contentType},
+		"requestContext": map[string]any{"http": map[string]any{"method": method, "path": path}, "requestId": name},
+		"body":           body, "isBase64Encoded": b64}
+	if b64 && body != "%%%" {
+		ev["body"] = base64.StdEncoding.EncodeToString([]byte(body))
+	}
+	out, err := l.invoke(context.Background(), ev)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	var resp struct {
+		StatusCode int               `json:"statusCode"`
+		Headers    map[string]string `json:"headers"`
+		Body       string            `json:"body"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		l.t.Fatalf("%s: %s", out, err)
+	}
+	h := http.Header{}
+	for k, v := range resp.Headers {
+		h.Set(k, v)
+	}
+	apitest.Check(l.t, method, path, "", resp.StatusCode, h, []byte(resp.Body))
+	return resp.StatusCode, resp.Headers, []byte(resp.Body), nil
 }
 
 func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {

@@ -92,7 +92,11 @@ func Template(t *chain.Table) []byte {
 				"CTSYNC_QUEUE_PREFIX": ref("QueuePrefix"), "CTSYNC_STORE": "dynamodb", "CTSYNC_DYNAMODB_TABLE": ref("StateTable"),
 				"CTSYNC_S3_BUCKET": ref("RecordsBucket"), "CTSYNC_S3_PREFIX": RecordsPrefix,
 				"CTSYNC_CLOUD": ref("Cloud"), "AZURE_CLIENT_ID": ref("AzureClientId"), "AZURE_CLIENT_SECRET": ref("AzureClientSecret"),
+				"CTSYNC_ALLOWED_TENANTS": ref("AllowedTenants"),
 			}},
+			// The API (package api) on a function URL; callers sign their
+			// requests (SigV4) with an identity allowed lambda:InvokeFunctionUrl.
+			"FunctionUrlConfig": map[string]any{"AuthType": "AWS_IAM"},
 			"Policies": []any{
 				map[string]any{"Statement": []any{
 					map[string]any{"Effect": "Allow", "Action": []string{"sqs:GetQueueUrl", "sqs:SendMessage"},
@@ -118,10 +122,14 @@ func Template(t *chain.Table) []byte {
 			"AzureClientId":     map[string]any{"Type": "String", "Description": "the multi-tenant app consented in both tenants"},
 			"AzureClientSecret": map[string]any{"Type": "String", "NoEcho": true},
 			"HarvestSchedule":   map[string]any{"Type": "String", "Default": "rate(15 minutes)"},
+			"AllowedTenants": map[string]any{"Type": "String", "Default": "",
+				"Description": "tenant ids ctsync may touch, comma-separated; empty allows every tenant the app can reach " +
+					"(Lambda caps all environment variables at 4 KB: for a longer list, ship a file and set CTSYNC_ALLOWED_TENANTS_FILE)"},
 		},
 		"Resources": resources,
 		"Outputs": map[string]any{
 			"FunctionName":  map[string]any{"Value": ref("Function")},
+			"ApiUrl":        map[string]any{"Value": map[string]any{"Fn::GetAtt": "FunctionUrl.FunctionUrl"}, "Description": "the API (POST /onboardings, GET /onboardings/{id}), IAM-authenticated"},
 			"StateTable":    map[string]any{"Value": ref("StateTable")},
 			"RecordsBucket": map[string]any{"Value": ref("RecordsBucket")},
 		},

@@ -3,8 +3,9 @@
 // them to this HTTP server as invocation envelopes (POST /<function name>).
 //
 // One function per step, named after the step's queue, with a
-// serviceBusTrigger on that queue; "harvest" with a timerTrigger; "intake"
-// with an httpTrigger for automation and ticket systems. Their function.json
+// serviceBusTrigger on that queue; "harvest" with a timerTrigger;
+// "onboardings" with an httpTrigger serving the API (package api) for
+// automation and ticket systems. Their function.json
 // files are generated from the chain table (functions/, see Bindings).
 //
 // The host completes a message when the handler answers 2xx and abandons it
@@ -18,7 +19,6 @@ package azfunc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -32,7 +32,11 @@ import (
 // Function names besides the step queues.
 const (
 	HarvestFunction = "harvest"
-	IntakeFunction  = "intake"
+	// OnboardingsFunction serves the API (package api) under
+	// /api/onboardings, behind the function key.
+	OnboardingsFunction = "onboardings"
+	// APIBasePath is the Functions host's default HTTP route prefix.
+	APIBasePath = "/api"
 	// MessageBinding is the serviceBusTrigger's binding name.
 	MessageBinding = "message"
 	// RequestBinding and ResponseBinding are the intake's HTTP bindings.
@@ -70,8 +74,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch function {
 	case HarvestFunction:
 		out, err = h.harvest(r.Context())
-	case IntakeFunction:
-		out = h.intake(r.Context(), env)
+	case OnboardingsFunction:
+		out = h.onboardings(r.Context(), env)
 	default:
 		out, err = h.step(r.Context(), function, env, r.Header.Get("X-Azure-Functions-InvocationId"))
 	}
@@ -113,36 +117,27 @@ func (h *Handler) harvest(ctx context.Context) (answer, error) {
 	return answer{Outputs: map[string]any{}, Logs: report.Lines()}, nil
 }
 
-// intake accepts an onboarding.requested CloudEvent posted over HTTP. The
-// Functions host authenticates the caller (authLevel function).
-func (h *Handler) intake(ctx context.Context, env wire.FunctionsInvocation) answer {
-	respond := func(status int, body any) answer {
-		raw, _ := json.Marshal(body)
-		// statusCode and status both: hosts read either, case-insensitively
-		// (older ones wanted every field present).
-		return answer{Outputs: map[string]any{ResponseBinding: map[string]any{
-			"statusCode": strconv.Itoa(status), "status": strconv.Itoa(status), "body": string(raw),
-			"headers": map[string]string{"Content-Type": "application/json"}}}}
+// onboardings serves the API (POST /api/onboardings, GET
+// /api/onboardings/{id}) from the httpTrigger's request binding. The
+// Functions host authenticates the caller (authLevel function: the function
+// key) before the invocation reaches ctsync.
+func (h *Handler) onboardings(ctx context.Context, env wire.FunctionsInvocation) answer {
+	var resp cloud.Response
+	req, err := wire.FunctionsHTTPRequest(env.Data[RequestBinding])
+	if err != nil {
+		body, _ := json.Marshal(map[string]string{"error": err.Error()})
+		resp = cloud.Response{Status: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}}, Body: append(body, '\n')}
+	} else {
+		resp = h.ServeAPI(ctx, req)
 	}
-	var req struct {
-		Method string `json:"Method"`
-		Body   string `json:"Body"`
+	headers := map[string]string{}
+	for name := range resp.Header {
+		headers[name] = resp.Header.Get(name)
 	}
-	if err := json.Unmarshal(env.Data[RequestBinding], &req); err != nil {
-		return respond(http.StatusBadRequest, map[string]string{"error": "the request binding is not an HTTP request"})
-	}
-	if req.Method != "" && !strings.EqualFold(req.Method, http.MethodPost) {
-		return respond(http.StatusMethodNotAllowed, map[string]string{"error": "POST an onboarding.requested CloudEvent"})
-	}
-	accepted, err := h.Accept(ctx, []byte(req.Body))
-	var invalid *cloud.InvalidRequest
-	switch {
-	case errors.As(err, &invalid):
-		return respond(http.StatusBadRequest, map[string]string{"error": invalid.Problem})
-	case err != nil:
-		return respond(http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
-	}
-	return respond(http.StatusAccepted, accepted)
+	// statusCode and status both: hosts read either, case-insensitively
+	// (older ones wanted every field present).
+	return answer{Outputs: map[string]any{ResponseBinding: map[string]any{
+		"statusCode": strconv.Itoa(resp.Status), "status": strconv.Itoa(resp.Status), "body": string(resp.Body), "headers": headers}}}
 }
 
 // maxEnvelope bounds an invocation request: a Service Bus message is at most

@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/api"
+	"github.com/ctsync/ctsync/pkg/api/apitest"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/host/azfunc"
 	"github.com/ctsync/ctsync/pkg/host/hosttest"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 )
 
 var update = flag.Bool("update", false, "rewrite functions/*/function.json from the chain table")
@@ -131,7 +134,7 @@ func encode(form string, body []byte) any {
 
 func newFunctionsHost(t *testing.T, a *app.Local) *functionsHost {
 	t.Helper()
-	srv := httptest.NewServer(&azfunc.Handler{Host: hosttest.CloudHost(a, a.Bus)})
+	srv := httptest.NewServer(&azfunc.Handler{Host: hosttest.CloudHost(a, a.Bus, azfunc.APIBasePath)})
 	t.Cleanup(srv.Close)
 	return &functionsHost{t: t, queue: a.Bus, handler: srv}
 }
@@ -186,15 +189,12 @@ func TestAnOnboardingRunsThroughTheCustomHandlerProtocol(t *testing.T) {
 			a := hosttest.Open(t, sim)
 			host := newFunctionsHost(t, a)
 			host.form = form
-			st, out := host.invoke(azfunc.IntakeFunction, map[string]any{azfunc.RequestBinding: map[string]any{
-				"Url": "https://ctsync.azurewebsites.net/api/intake", "Method": "POST", "Query": "{}", "Headers": map[string][]string{}, "Params": map[string]string{},
-				"Body": string(hosttest.OnboardingRequest(t))}}, map[string]any{})
-			res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
-			if st != 200 || res["statusCode"] != "202" || res["status"] != "202" {
-				t.Fatalf("intake: %d %v", st, out)
+			status, header, body := host.api("POST", "/api/onboardings", "application/cloudevents+json", string(hosttest.OnboardingRequest(t)))
+			var accepted struct{ OnboardingID, Location string }
+			_ = json.Unmarshal(body, &accepted)
+			if status != 202 || header["Location"] != "/api/onboardings/"+accepted.OnboardingID || accepted.Location != header["Location"] {
+				t.Fatalf("POST: %d %v %s", status, header, body)
 			}
-			var accepted struct{ OnboardingID string }
-			_ = json.Unmarshal([]byte(res["body"].(string)), &accepted)
 			hosttest.RunToCompletion(t, a, accepted.OnboardingID, func() bool {
 				_, st, ok := host.deliver()
 				if ok && st != 200 {
@@ -203,6 +203,11 @@ func TestAnOnboardingRunsThroughTheCustomHandlerProtocol(t *testing.T) {
 				return ok
 			})
 			hosttest.AssertSyncRunning(t, sim)
+			status, _, body = host.api("GET", accepted.Location, "", "")
+			var got struct{ Onboarding struct{ State string } }
+			if json.Unmarshal(body, &got) != nil || status != 200 || got.Onboarding.State != "completed" {
+				t.Fatalf("GET %s: %d %s", accepted.Location, status, body)
+			}
 		})
 	}
 }
@@ -240,7 +245,7 @@ func TestATransientFailureBecomesADelayedCopyCarryingItsAttempts(t *testing.T) {
 func TestUnreadableMessagesAreRefusedAndLogged(t *testing.T) {
 	a := hosttest.Open(t, hosttest.StartSim(t))
 	var logs bytes.Buffer
-	host := hosttest.CloudHost(a, a.Bus)
+	host := hosttest.CloudHost(a, a.Bus, azfunc.APIBasePath)
 	host.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	srv := httptest.NewServer(&azfunc.Handler{Host: host})
 	t.Cleanup(srv.Close)
@@ -276,14 +281,86 @@ func TestMalformedMessagesGoToTheDeadLetterQueueWithTheirReason(t *testing.T) {
 	}
 }
 
-func TestIntakeRejectsInvalidEventsNamingTheField(t *testing.T) {
-	host := newFunctionsHost(t, hosttest.Open(t, hosttest.StartSim(t)))
-	body := strings.Replace(string(hosttest.OnboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
-	_, out := host.invoke(azfunc.IntakeFunction, map[string]any{azfunc.RequestBinding: map[string]any{"Method": "POST", "Body": body}}, map[string]any{})
-	res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
-	if res["statusCode"] != "400" || !strings.Contains(res["body"].(string), "data.users[0]") {
+// The API through the httpTrigger: validation, the allow-list, idempotency
+// and method checks answer as openapi.yaml says, and nothing is queued for a
+// refused request.
+func TestTheAPIRefusesWhatItMustThroughTheHTTPTrigger(t *testing.T) {
+	sim := hosttest.StartSim(t)
+	a := hosttest.Open(t, sim, func(c *app.Config) {
+		c.Chain.Tenants, _ = onboarding.ParseTenants(graphsim.SampleSourceTenant+","+graphsim.SampleTargetTenant, "test")
+	})
+	host := newFunctionsHost(t, a)
+	event := string(hosttest.OnboardingRequest(t))
+	for _, tc := range []struct {
+		name, method, path, contentType, body string
+		status                                int
+		says                                  string
+	}{
+		{"bad user", "POST", "/api/onboardings", "application/cloudevents+json", strings.Replace(event, graphsim.SampleUsers[0].ID, "adele@contoso.com", 1), 400, "data.users[0]"},
+		{"tenant outside the allow-list", "POST", "/api/onboardings", "application/json", strings.Replace(event, graphsim.SampleSourceTenant, "4d1e0f2a-6b7c-4d8e-9f01-23456789abcd", -1), 403, "4d1e0f2a-6b7c-4d8e-9f01-23456789abcd"},
+		{"text", "POST", "/api/onboardings", "text/plain", event, 415, "application/json"},
+		{"oversized", "POST", "/api/onboardings", "application/json", `{"requestedBy":"` + strings.Repeat("a", api.MaxBody) + `"}`, 413, "256 KiB"},
+		{"unknown onboarding", "GET", "/api/onboardings/3f9a7c1e-2b4d-4e8f-a1c3-5d7e9f0b2a64", "", "", 404, "no onboarding"},
+		{"method", "PUT", "/api/onboardings", "application/json", "{}", 405, "POST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host.t = t
+			status, _, body := host.api(tc.method, tc.path, tc.contentType, tc.body)
+			if status != tc.status || !strings.Contains(string(body), tc.says) {
+				t.Fatalf("%d %s", status, body)
+			}
+			if d, _ := a.Bus.Depth(context.Background()); d.Ready+d.Scheduled != 0 {
+				t.Fatalf("a refused request queued %+v", d)
+			}
+		})
+	}
+	host.t = t
+	// The same CloudEvent twice: one onboarding, the same answer.
+	_, _, first := host.api("POST", "/api/onboardings", "application/cloudevents+json", event)
+	status, _, second := host.api("POST", "/api/onboardings", "application/cloudevents+json", event)
+	var one, two struct {
+		OnboardingID string
+		Existing     bool
+	}
+	_ = json.Unmarshal(first, &one)
+	_ = json.Unmarshal(second, &two)
+	if status != 202 || one.OnboardingID != two.OnboardingID || one.Existing || !two.Existing {
+		t.Fatalf("the same event twice: %s / %s", first, second)
+	}
+	if d, _ := a.Bus.Depth(context.Background()); d.Ready != 1 {
+		t.Fatalf("queued %+v for one event", d)
+	}
+	// A request binding that is not an HTTP request.
+	_, out := host.invoke(azfunc.OnboardingsFunction, map[string]any{azfunc.RequestBinding: "nonsense"}, map[string]any{})
+	if res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any); res["statusCode"] != "400" {
 		t.Fatalf("%v", res)
 	}
+}
+
+// api sends an HTTP request through the httpTrigger's binding, as the
+// Functions host would, and checks the answer against openapi.yaml.
+func (f *functionsHost) api(method, path, contentType, body string) (int, map[string]string, []byte) {
+	f.t.Helper()
+	headers := map[string][]string{}
+	if contentType != "" {
+		headers["Content-Type"] = []string{contentType}
+	}
+	st, out := f.invoke(azfunc.OnboardingsFunction, map[string]any{azfunc.RequestBinding: map[string]any{
+		"Url": "https://ctsync.azurewebsites.net" + path, "Method": method, "Query": map[string]string{}, "Headers": headers,
+		"Params": map[string]string{}, "Body": body}}, map[string]any{})
+	if st != 200 {
+		f.t.Fatalf("the handler answered %d: %v", st, out)
+	}
+	res := out["Outputs"].(map[string]any)[azfunc.ResponseBinding].(map[string]any)
+	status, _ := strconv.Atoi(res["statusCode"].(string))
+	header, h := map[string]string{}, http.Header{}
+	for k, v := range res["headers"].(map[string]any) {
+		header[k] = v.(string)
+		h.Set(k, v.(string))
+	}
+	raw := []byte(res["body"].(string))
+	apitest.Check(f.t, method, path, azfunc.APIBasePath, status, h, raw)
+	return status, header, raw
 }
 
 func TestTheTimerHarvestsAndTheHostProbeAnswers(t *testing.T) {

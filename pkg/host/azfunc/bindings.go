@@ -15,7 +15,7 @@ const ServiceBusConnection = "ServiceBus"
 const HarvestSchedule = "CTSYNC_HARVEST_SCHEDULE"
 
 // Bindings returns each function's function.json, derived from the chain
-// table: a function per step queue, the harvest timer and the intake. A test
+// table: a function per step queue, the harvest timer and the API. A test
 // fails when the files under functions/ drift from this.
 func Bindings(t *chain.Table) map[string][]byte {
 	out := map[string][]byte{}
@@ -31,8 +31,9 @@ func Bindings(t *chain.Table) map[string][]byte {
 	}
 	put(HarvestFunction, map[string]any{"name": "timer", "type": "timerTrigger", "direction": "in",
 		"schedule": "%" + HarvestSchedule + "%", "runOnStartup": false, "useMonitor": true})
-	put(IntakeFunction,
-		map[string]any{"name": RequestBinding, "type": "httpTrigger", "direction": "in", "methods": []string{"post"}, "authLevel": "function"},
+	put(OnboardingsFunction,
+		map[string]any{"name": RequestBinding, "type": "httpTrigger", "direction": "in", "methods": []string{"get", "post"},
+			"authLevel": "function", "route": "onboardings/{id?}"},
 		map[string]any{"name": ResponseBinding, "type": "http", "direction": "out"})
 	return out
 }

@@ -5,14 +5,17 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/wire"
 )
 
@@ -24,7 +27,9 @@ type Host struct {
 	Intake func(ctx context.Context, ev events.Event) (string, error)
 	// Harvest runs one harvest of the provisioning logs.
 	Harvest func(ctx context.Context) (harvest.Summary, error)
-	Log     *slog.Logger
+	// API serves POST /onboardings and GET /onboardings/{id} (package api).
+	API http.Handler
+	Log *slog.Logger
 }
 
 // Logger returns the host's logger (never nil).
@@ -60,11 +65,54 @@ func (h *Host) Accept(ctx context.Context, body []byte) (Accepted, error) {
 		return Accepted{}, &InvalidRequest{Problem: err.Error()}
 	}
 	id, err := h.Intake(ctx, ev)
+	var refused *onboarding.TenantNotAllowed
+	if errors.As(err, &refused) {
+		return Accepted{}, &InvalidRequest{Problem: refused.Error()}
+	}
 	if err != nil {
 		h.Logger().Error("intake failed", "event_id", ev.ID, "error", err)
 		return Accepted{}, ErrUnavailable
 	}
 	return Accepted{OnboardingID: id, EventID: ev.ID}, nil
+}
+
+// Response is an API answer, for a platform to send back.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// ServeAPI answers an HTTP request a platform handed over as data.
+func (h *Host) ServeAPI(ctx context.Context, req wire.HTTPRequest) Response {
+	if h.API == nil {
+		return Response{Status: http.StatusNotFound, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: []byte(`{"error":"this host serves no API"}` + "\n")}
+	}
+	w := &responseBuffer{header: http.Header{}}
+	h.API.ServeHTTP(w, req.Request().WithContext(ctx))
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return Response{Status: w.status, Header: w.header, Body: w.body.Bytes()}
+}
+
+// responseBuffer collects an answer in memory.
+type responseBuffer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *responseBuffer) Header() http.Header { return b.header }
+func (b *responseBuffer) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+func (b *responseBuffer) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
 }
 
 // HarvestReport describes one harvest run for the platform's logs and

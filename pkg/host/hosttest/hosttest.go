@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/chain"
@@ -40,15 +41,19 @@ func StartSim(t *testing.T) *graphsim.Server {
 }
 
 // Open wires the chain to sim with a fresh state directory and fast retries.
-func Open(t *testing.T, sim *graphsim.Server) *app.Local {
+func Open(t *testing.T, sim *graphsim.Server, mutate ...func(*app.Config)) *app.Local {
 	t.Helper()
-	a, err := app.Open(app.Config{StateDir: t.TempDir(),
+	cfg := app.Config{StateDir: t.TempDir(),
 		Graph: graph.Config{AuthorityHost: sim.URL, GraphEndpoint: sim.URL, ClientID: sim.ClientID(),
 			ClientSecret: entra.Redacted(sim.ClientSecret()), RootCAs: sim.CA.Pool()},
 		Chain: app.ChainConfig{
 			Steps:  steps.Options{ReplicationWindow: time.Second, ReplicationPoll: 50 * time.Millisecond, MonitorInterval: 100 * time.Millisecond},
 			Policy: chain.Policy{MaxAttempts: 30, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
-		}})
+		}}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	a, err := app.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +64,13 @@ func Open(t *testing.T, sim *graphsim.Server) *app.Local {
 // CloudHost is the cloud hosts' shared half over a's chain and store: a
 // router that settles by publishing to out (a's queue, as a stand-in for
 // the cloud's), an intake and a harvester publishing there too.
-func CloudHost(a *app.Local, out bus.Publisher) *cloud.Host {
+func CloudHost(a *app.Local, out bus.Publisher, apiBasePath string) *cloud.Host {
+	intake := a.Chain.Intake(out, a.Store)
 	return &cloud.Host{
 		Router:  a.Chain.Router(settle.Publishing{Out: out}, a.Store),
 		Harvest: a.Chain.Harvester(a.Store, out, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
-		Intake:  a.Chain.Intake(out, a.Store).Accept,
+		Intake:  intake.Accept,
+		API:     (&api.Server{Intake: intake, Store: a.Store, BasePath: apiBasePath}).Handler(),
 	}
 }
 

@@ -33,6 +33,7 @@ func Contract(t *testing.T, backend Backend) {
 	t.Run("leases", func(t *testing.T) { Leases(t, backend) })
 	t.Run("progress", func(t *testing.T) { Progress(t, backend) })
 	t.Run("pairs", func(t *testing.T) { Pairs(t, backend) })
+	t.Run("intake claims", func(t *testing.T) { IntakeClaims(t, backend) })
 }
 
 var ctx = context.Background()
@@ -385,6 +386,28 @@ func Pairs(t *testing.T, backend Backend) {
 	}
 	if list, err := store.New(handle()).ListPairs(ctx); err != nil || len(list) != 1 {
 		t.Fatalf("pairs %+v %v", list, err)
+	}
+}
+
+// IntakeClaims: the same intake request claimed by many instances at once
+// keeps the first onboarding id, and every later read returns it.
+func IntakeClaims(t *testing.T, backend Backend) {
+	handle := backend(t)
+	key := "3b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"
+	if _, found, err := store.New(handle()).IntakeClaim(ctx, key); err != nil || found {
+		t.Fatalf("an unclaimed key: %v %v", found, err)
+	}
+	race(t, handle, 8, func(s *store.Store, i int) (bool, error) {
+		return true, s.ClaimIntake(ctx, key, fmt.Sprintf("onboarding-%d", i))
+	})
+	first, found, err := store.New(handle()).IntakeClaim(ctx, key)
+	if err != nil || !found || !strings.HasPrefix(first, "onboarding-") {
+		t.Fatalf("claimed: %q %v %v", first, found, err)
+	}
+	for range 3 {
+		if again, _, _ := store.New(handle()).IntakeClaim(ctx, key); again != first {
+			t.Fatalf("the claim changed from %s to %s", first, again)
+		}
 	}
 }
 
