@@ -42,10 +42,10 @@ fuzz:
 	  done; \
 	done
 
-## bench: Go benchmarks, then harvester vs plain pager at 10k, 100k and 1M records (BENCH_SIZES to change)
+## bench: Go benchmarks, then the performance table (onboarding, serve at 10/100/1,000 pairs, fsyncs, harvester vs pager, Lambda start-up and zip); BENCH_ONLY, BENCH_SIZES, BENCH_PAIRS
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
-	$(GO) run ./pkg/harvest/harvestbench
+	$(GO) run ./pkg/perfbench
 
 ## schemas: regenerate events/schema/*.json from the event specs
 schemas:
@@ -66,11 +66,11 @@ package-azure:
 	cp host.json dist/azure/
 	for f in functions/*/function.json; do d=dist/azure/$$(basename $$(dirname $$f)); mkdir -p $$d && cp $$f $$d/; done
 
-## package-lambda: the AWS Lambda bootstrap for provided.al2023 on arm64, dist/lambda/bootstrap
+## package-lambda: the AWS Lambda bootstrap for provided.al2023 on arm64, dist/lambda/bootstrap (stripped, without the Azure SDKs)
 package-lambda:
 	rm -rf dist/lambda && mkdir -p dist/lambda
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -ldflags "$(LDFLAGS)" -o dist/lambda/bootstrap ./functions
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -ldflags "-s -w $(LDFLAGS)" -o dist/lambda/bootstrap ./functions
 
 # build-Function is what `sam build` runs for infra/aws/template.json (BuildMethod: makefile).
 build-Function:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -ldflags "-s -w $(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions

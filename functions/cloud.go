@@ -15,14 +15,12 @@ import (
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/harvest"
-	"github.com/ctsync/ctsync/pkg/harvest/blobobjects"
 	"github.com/ctsync/ctsync/pkg/harvest/s3objects"
 	"github.com/ctsync/ctsync/pkg/host/cloud"
 	"github.com/ctsync/ctsync/pkg/host/settle"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
 	"github.com/ctsync/ctsync/pkg/store/dynamostore"
-	"github.com/ctsync/ctsync/pkg/store/tablestore"
 )
 
 // Stores CTSYNC_STORE can name.
@@ -69,32 +67,7 @@ func (e *environment) openSharedState(ctx context.Context, kind string) (*shared
 	}
 	switch kind {
 	case storeTables:
-		tables, blobs, conn := e.getenv("CTSYNC_TABLES_ENDPOINT"), e.getenv("CTSYNC_BLOB_ENDPOINT"), e.getenv("CTSYNC_STORAGE_CONNECTION_STRING")
-		var err error
-		var kv *tablestore.KV
-		var objects *blobobjects.Container
-		container := get("CTSYNC_BLOB_CONTAINER", "provisioning")
-		switch {
-		case conn != "":
-			if kv, err = tablestore.Connect(ctx, conn, nil, get("CTSYNC_TABLE", "ctsync")); err == nil {
-				objects, err = blobobjects.Connect(ctx, conn, nil, container)
-			}
-		case tables != "" && blobs != "":
-			cred, cerr := graph.PlatformCredential(e.getenv("CTSYNC_STORAGE_CLIENT_ID"))
-			if cerr != nil {
-				return nil, cerr
-			}
-			if kv, err = tablestore.Connect(ctx, tables, cred, get("CTSYNC_TABLE", "ctsync")); err == nil {
-				objects, err = blobobjects.Connect(ctx, blobs, cred, container)
-			}
-		default:
-			return nil, errors.New("CTSYNC_STORE=tables needs CTSYNC_TABLES_ENDPOINT and CTSYNC_BLOB_ENDPOINT (the storage account's endpoints, " +
-				"reached with the host's managed identity) or CTSYNC_STORAGE_CONNECTION_STRING")
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &sharedState{kind: kind, store: store.New(kv), objects: objects, label: "blob:" + container}, nil
+		return e.openAzureState(ctx, get)
 	case storeDynamoDB:
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {

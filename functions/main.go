@@ -186,7 +186,8 @@ func (e *environment) appConfig(log *slog.Logger) (app.Config, error) {
 	if cfg.Chain.Tenants, err = e.allowedTenants(); err != nil {
 		return cfg, err
 	}
-	for name, into := range map[string]*int{"CTSYNC_WORKERS": &cfg.Workers, "CTSYNC_MAX_ATTEMPTS": &cfg.Chain.Policy.MaxAttempts} {
+	for name, into := range map[string]*int{"CTSYNC_WORKERS": &cfg.Workers, "CTSYNC_MAX_ATTEMPTS": &cfg.Chain.Policy.MaxAttempts,
+		"CTSYNC_TENANT_CONCURRENCY": &cfg.Chain.PerTenant} {
 		if err := e.integer(name, into); err != nil {
 			return cfg, err
 		}

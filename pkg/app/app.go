@@ -96,8 +96,20 @@ type ChainConfig struct {
 	HandlerTimeout time.Duration
 	// Tenants is the allow-list (CTSYNC_ALLOWED_TENANTS); nil allows every tenant.
 	Tenants *onboarding.Tenants
-	Log     *slog.Logger
+	// PerTenant caps the steps running at once against one tenant in one
+	// process (CTSYNC_TENANT_CONCURRENCY); default 8.
+	PerTenant int
+	Log       *slog.Logger
 }
+
+// DefaultPerTenant is how many steps run at once against one tenant in one
+// process unless configured: well inside Graph's per-app-per-tenant limits
+// for the writes onboarding makes.
+const DefaultPerTenant = 8
+
+// DefaultWorkers is the local host's default concurrency: enough to keep
+// hundreds of pairs moving while replication waits sit in the queue.
+const DefaultWorkers = 32
 
 // Chain is what every host runs: the steps on a Graph client, the table
 // that routes events to them, and the router's middleware.
@@ -129,8 +141,12 @@ func NewChain(gc *graph.Client, intents store.Intents, cfg ChainConfig) (*Chain,
 		Policy: policy, ReplicationWindow: st.Options().ReplicationWindow, HandlerTimeout: cfg.HandlerTimeout,
 		Recorder: onboarding.NewRecorder(policy.MaxAttempts, nil), Alert: onboarding.StepFailed, Log: log,
 	}
+	stack.TenantsTouched, stack.PerTenant = onboarding.TenantsTouched, cfg.PerTenant
+	if stack.PerTenant <= 0 {
+		stack.PerTenant = DefaultPerTenant
+	}
 	if cfg.Tenants != nil {
-		stack.AllowTenant, stack.TenantsTouched = cfg.Tenants.Allows, onboarding.TenantsTouched
+		stack.AllowTenant = cfg.Tenants.Allows
 	}
 	return &Chain{Graph: gc, Steps: st, Table: table, Log: log, Tenants: cfg.Tenants, stack: stack}, nil
 }
@@ -227,7 +243,11 @@ func Open(cfg Config) (*Local, error) {
 	}
 	router := c.Router(st.Bus, st.Store)
 	router.Atomic = st.atomic
-	host := &local.Host{Router: router, Bus: st.Bus, Workers: cfg.Workers, Lock: cfg.Lock, Poll: cfg.Poll, Log: log}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	host := &local.Host{Router: router, Bus: st.Bus, Workers: workers, Lock: cfg.Lock, Poll: cfg.Poll, Log: log}
 	return &Local{State: st, Chain: c, Router: router, Host: host, Intake: c.Intake(st.Bus, st.Store)}, nil
 }
 

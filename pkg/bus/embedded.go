@@ -57,7 +57,7 @@ CREATE INDEX IF NOT EXISTS bus_settled_at ON bus_settled(settled_at);
 
 // NewEmbedded creates the queue tables in db if needed.
 func NewEmbedded(db *sql.DB) (*Embedded, error) {
-	if _, err := db.Exec(embeddedSchema); err != nil {
+	if err := localdb.Schema(context.Background(), db, embeddedSchema); err != nil {
 		return nil, fmt.Errorf("create queue tables: %w", err)
 	}
 	return &Embedded{db: db, MaxDeliveryCount: 10, DedupWindow: 7 * 24 * time.Hour, now: time.Now, wake: make(chan struct{}, 1)}, nil
@@ -149,7 +149,9 @@ func (b *Embedded) Receive(ctx context.Context, queues []string, max int, lockFo
 		return nil, nil
 	}
 	var out []Delivery
-	err := b.inTx(ctx, func(tx *sql.Tx) error {
+	// Taking a message needs no fsync: its lock and delivery count matter
+	// only while this machine runs (see localdb.Unsynced).
+	err := localdb.Unsynced(ctx, b.db, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT seq, id, queue, body, delivery_count, enqueued_at FROM bus_messages WHERE `+
 			where+` ORDER BY visible_at, seq LIMIT ?`, append(args, max)...)
 		if err != nil {
@@ -310,13 +312,19 @@ func (s alsoSettler) DeadLetter(ctx context.Context, d Delivery, reason, descrip
 // and another consumer took the message.
 func (b *Embedded) RenewLock(ctx context.Context, d Delivery, lockFor time.Duration) (time.Time, error) {
 	until := b.now().Add(lockFor)
-	res, err := b.db.ExecContext(ctx, `UPDATE bus_messages SET locked_until = ? WHERE queue = ? AND id = ? AND lock_token = ? AND dead = 0`,
-		localdb.Millis(until), d.Queue, d.ID, d.LockToken)
+	err := localdb.Unsynced(ctx, b.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE bus_messages SET locked_until = ? WHERE queue = ? AND id = ? AND lock_token = ? AND dead = 0`,
+			localdb.Millis(until), d.Queue, d.ID, d.LockToken)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrLockLost
+		}
+		return nil
+	})
 	if err != nil {
 		return time.Time{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return time.Time{}, ErrLockLost
 	}
 	return until, nil
 }
@@ -410,6 +418,19 @@ func (b *Embedded) Depth(ctx context.Context) (Depth, error) {
 func (b *Embedded) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var ms sql.NullInt64
 	err := b.db.QueryRowContext(ctx, `SELECT MIN(MAX(visible_at, locked_until)) FROM bus_messages WHERE dead = 0`).Scan(&ms)
+	if err != nil || !ms.Valid {
+		return time.Time{}, false, err
+	}
+	return localdb.FromMillis(ms.Int64), true, nil
+}
+
+// NextVisible is when the earliest message nobody holds becomes deliverable:
+// an idle consumer sleeps until then rather than a whole poll interval, so a
+// short delay (a replication poll) is not stretched by the polling.
+func (b *Embedded) NextVisible(ctx context.Context) (time.Time, bool, error) {
+	var ms sql.NullInt64
+	err := b.db.QueryRowContext(ctx, `SELECT MIN(visible_at) FROM bus_messages WHERE dead = 0 AND locked_until <= ?`,
+		localdb.Millis(b.now())).Scan(&ms)
 	if err != nil || !ms.Valid {
 		return time.Time{}, false, err
 	}

@@ -190,6 +190,9 @@ type Outcome struct {
 	Took time.Duration
 	// Interrupted marks a requeue because the host is shutting down.
 	Interrupted bool
+	// Deferred marks a requeue of a message whose handler did not run
+	// (its tenant was at its concurrency cap): nothing to count or record.
+	Deferred bool
 	// Duplicate marks an Ack of a message that was handled before.
 	Duplicate bool
 	// Progress is what the settlement records for people (see Recorder).

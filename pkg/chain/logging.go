@@ -32,6 +32,8 @@ func Logging(log *slog.Logger) Middleware {
 				l.Info("step done", "note", o.Note, "produced", len(o.Produced), "took_ms", o.Took.Milliseconds())
 			case o.Interrupted:
 				l.Info("step interrupted by shutdown; releasing the message")
+			case o.Deferred:
+				l.Debug("step deferred: its tenant is busy", "retry_in_ms", o.Delay.Milliseconds())
 			case o.Verdict == Requeue && o.Wait != nil:
 				l.Info("step waiting", "reason", o.Wait.Reason, "retry_in_ms", o.Delay.Milliseconds())
 			case o.Verdict == Requeue:

@@ -20,8 +20,11 @@ type Stack struct {
 	// tenants TenantsTouched names (see AllowedTenants).
 	AllowTenant    func(tenantID string) bool
 	TenantsTouched func(*Message) []string
-	Log            *slog.Logger
-	Now            func() time.Time
+	// PerTenant, when positive, caps the handlers running at once against
+	// one tenant of those TenantsTouched names (see TenantLimit).
+	PerTenant int
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Middleware returns the stack, outermost first. The order matters: a wait
@@ -45,6 +48,9 @@ func (s Stack) Middleware() []Middleware {
 	stack = append(stack, Progress(s.Recorder, s.Now), DeadLetters(s.Alert))
 	if s.AllowTenant != nil && s.TenantsTouched != nil {
 		stack = append(stack, AllowedTenants(s.AllowTenant, s.TenantsTouched))
+	}
+	if s.PerTenant > 0 && s.TenantsTouched != nil {
+		stack = append(stack, TenantLimit(s.PerTenant, s.TenantsTouched))
 	}
 	return append(stack,
 		Retry(s.Policy),

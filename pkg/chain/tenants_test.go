@@ -14,7 +14,10 @@ func TestATenantOutsideTheAllowListStopsTheMessageBeforeItsHandler(t *testing.T)
 	m := message(t, 1)
 	in, _ := events.OnboardingOf(m.Event)
 	ran := false
-	handler := func(context.Context, *chain.Message) (chain.Outcome, error) { ran = true; return chain.Outcome{Verdict: chain.Ack}, nil }
+	handler := func(context.Context, *chain.Message) (chain.Outcome, error) {
+		ran = true
+		return chain.Outcome{Verdict: chain.Ack}, nil
+	}
 	touched := func(m *chain.Message) []string { return events.TenantsOf(m.Event) }
 
 	onlyTarget := chain.AllowedTenants(func(id string) bool { return id == in.TargetTenantID }, touched)

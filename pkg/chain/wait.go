@@ -40,7 +40,32 @@ func Waits(window time.Duration, now func() time.Time) Middleware {
 					Remedy: "check in the tenant whether the object exists; if ctsync's create never took effect, replay the dead letter to create it again"}
 			}
 			o.Verdict, o.Counted, o.WaitingSince = Requeue, false, since
+			o.Delay = PollAfter(now().Sub(since), o.Wait.After)
 			return o, nil
 		}
 	}
+}
+
+// PollAfter is when to look again at something Entra is still replicating,
+// elapsed into the wait: soon and often at first — a new object usually
+// shows up within seconds, and every poll's delay is added to the
+// onboarding — then less often, never more than most (the step's own
+// ceiling, CTSYNC_REPLICATION_POLL). The first looks are cheap GETs; a
+// pair's tenants see at most ten a second, and only for the first seconds.
+func PollAfter(elapsed, most time.Duration) time.Duration {
+	var d time.Duration
+	switch {
+	case elapsed < 5*time.Second:
+		d = 100 * time.Millisecond
+	case elapsed < 20*time.Second:
+		d = 500 * time.Millisecond
+	case elapsed < time.Minute:
+		d = 2 * time.Second
+	default:
+		d = most
+	}
+	if most > 0 && d > most {
+		d = most
+	}
+	return d
 }

@@ -19,7 +19,7 @@ func TestWaitsAreRequeuedUncountedUntilTheWindowEnds(t *testing.T) {
 
 	m := message(t, 1)
 	o, err := waits(notYet)(context.Background(), m)
-	if err != nil || o.Verdict != chain.Requeue || o.Counted || !o.WaitingSince.Equal(now) || o.Delay != 5*time.Second {
+	if err != nil || o.Verdict != chain.Requeue || o.Counted || !o.WaitingSince.Equal(now) || o.Delay != 100*time.Millisecond {
 		t.Fatalf("first wait: %+v %v", o, err)
 	}
 	m.WaitingSince = now.Add(-2 * time.Minute)
@@ -66,5 +66,22 @@ func TestTheHandlerLearnsWhetherItsWaitIsOver(t *testing.T) {
 	}
 	if o, err := waits(drift)(context.Background(), m); err != nil || !seen.Over || o.Verdict != chain.Ack {
 		t.Fatalf("once over, the handler's own verdict stands: %+v %+v %v", seen, o, err)
+	}
+}
+
+// Replication is polled soon and often at first, then less and less, never
+// beyond the step's ceiling.
+func TestReplicationIsPolledSoonAtFirstThenLessOften(t *testing.T) {
+	for _, tc := range []struct{ elapsed, most, want time.Duration }{
+		{0, 5 * time.Second, 100 * time.Millisecond},
+		{4 * time.Second, 5 * time.Second, 100 * time.Millisecond},
+		{10 * time.Second, 5 * time.Second, 500 * time.Millisecond},
+		{30 * time.Second, 5 * time.Second, 2 * time.Second},
+		{2 * time.Minute, 5 * time.Second, 5 * time.Second},
+		{0, 50 * time.Millisecond, 50 * time.Millisecond},
+	} {
+		if got := chain.PollAfter(tc.elapsed, tc.most); got != tc.want {
+			t.Errorf("PollAfter(%s, %s) = %s, want %s", tc.elapsed, tc.most, got, tc.want)
+		}
 	}
 }

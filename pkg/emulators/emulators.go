@@ -15,6 +15,7 @@ package emulators
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -88,8 +89,7 @@ func unavailable(t testing.TB, what string) {
 
 // install runs fn (an installation into the cache) once across every test
 // process of this machine, under a file lock.
-func install(t testing.TB, marker string, fn func() error) error {
-	t.Helper()
+func install(marker string, fn func() error) error {
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
@@ -212,7 +212,7 @@ func StartAzurite(t testing.TB) *Azurite {
 		}
 		dir := filepath.Join(cacheDir(), "azurite-"+AzuriteVersion)
 		main := filepath.Join(dir, "node_modules", "azurite", "dist", "src", "azurite.js")
-		err := install(t, filepath.Join(dir, ".installed"), func() error {
+		err := install(filepath.Join(dir, ".installed"), func() error {
 			out, err := exec.Command("npm", "install", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel", "error", "azurite@"+AzuriteVersion).CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("npm install azurite@%s: %v\n%s", AzuriteVersion, err, out)
@@ -276,7 +276,7 @@ func StartMoto(t testing.TB) *Moto {
 			return
 		}
 		dir := filepath.Join(cacheDir(), "moto-"+MotoVersion)
-		err = install(t, filepath.Join(dir, ".installed"), func() error {
+		err = install(filepath.Join(dir, ".installed"), func() error {
 			out, err := exec.Command(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", dir,
 				"moto[server]=="+MotoVersion).CombinedOutput()
 			if err != nil {
@@ -321,16 +321,13 @@ var (
 	rieErr  string
 )
 
-// StartRIE runs bootstrap as a Lambda function under AWS's Runtime
-// Interface Emulator (built from the Go module proxy into the cache on first
-// use), both on free loopback ports, with env as the function's environment.
-// Like one Lambda instance, it handles one invocation at a time.
-func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
-	t.Helper()
+// RIEBinary is the path of the Runtime Interface Emulator, built from the Go
+// module proxy into the cache on first use.
+func RIEBinary() (string, error) {
 	rieOnce.Do(func() {
 		dir := filepath.Join(cacheDir(), "rie-"+RIEVersion)
 		bin := filepath.Join(dir, "aws-lambda-rie")
-		err := install(t, filepath.Join(dir, ".installed"), func() error {
+		err := install(filepath.Join(dir, ".installed"), func() error {
 			cmd := exec.Command("go", "install", "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@"+RIEVersion)
 			cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -345,10 +342,23 @@ func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
 		rieBin = bin
 	})
 	if rieBin == "" {
-		unavailable(t, rieErr)
+		return "", errors.New(rieErr)
+	}
+	return rieBin, nil
+}
+
+// StartRIE runs bootstrap as a Lambda function under AWS's Runtime
+// Interface Emulator (built from the Go module proxy into the cache on first
+// use), both on free loopback ports, with env as the function's environment.
+// Like one Lambda instance, it handles one invocation at a time.
+func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
+	t.Helper()
+	bin, err := RIEBinary()
+	if err != nil {
+		unavailable(t, err.Error())
 	}
 	emulator, runtimeAPI := FreePort(t), FreePort(t)
-	cmd := exec.Command(rieBin, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", emulator),
+	cmd := exec.Command(bin, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", emulator),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", runtimeAPI), "--log-level", "warn", bootstrap)
 	cmd.Env = env
 	addr := fmt.Sprintf("127.0.0.1:%d", emulator)
@@ -386,7 +396,7 @@ func CfnLint(t testing.TB, args ...string) (string, int) {
 			return
 		}
 		dir := filepath.Join(cacheDir(), "cfn-lint-"+CfnLintVersion)
-		err = install(t, filepath.Join(dir, ".installed"), func() error {
+		err = install(filepath.Join(dir, ".installed"), func() error {
 			out, err := exec.Command(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", dir,
 				"cfn-lint=="+CfnLintVersion).CombinedOutput()
 			if err != nil {

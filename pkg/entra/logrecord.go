@@ -8,23 +8,13 @@ import (
 )
 
 // DecodeLogPage reads one page of /auditLogs/provisioning as Graph sends it:
-// the fields ctsync acts on, and each record exactly as sent. It is plain
-// encoding/json, outside the Graph SDK, so it is cheap and can be fuzzed.
+// the fields ctsync acts on, and each record exactly as sent. It reads the
+// page once (see logScan), outside the Graph SDK, so it is cheap and can be
+// fuzzed; its answers are encoding/json's.
 func DecodeLogPage(body []byte) (LogPage, error) {
-	var env struct {
-		Value    []json.RawMessage `json:"value"`
-		NextLink string            `json:"@odata.nextLink"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	page, err := decodeLogPageScan(body)
+	if err != nil {
 		return LogPage{}, fmt.Errorf("undecodable provisioning page: %w", err)
-	}
-	page := LogPage{NextLink: env.NextLink, Records: make([]LogRecord, 0, len(env.Value))}
-	for _, raw := range env.Value {
-		rec, err := DecodeLogRecord(raw)
-		if err != nil {
-			return LogPage{}, err
-		}
-		page.Records = append(page.Records, rec)
 	}
 	return page, nil
 }

@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"container/list"
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -25,12 +27,32 @@ import (
 )
 
 // Client implements entra.Directories: one Graph client per tenant, each
-// authenticated with a token for that tenant.
+// authenticated with a token for that tenant. Every tenant's client shares
+// one HTTP transport (and connection pool) for Graph and one for the login
+// service, so a thousand tenants cost a thousand token caches, not a
+// thousand pools of TLS connections. Tenants' clients are cached up to
+// MaxTenants and the least recently used is let go beyond that.
 type Client struct {
-	cfg     Config
+	cfg       Config
+	graphHTTP *http.Client
+	loginOpts azcore.ClientOptions
+
 	mu      sync.Mutex
-	tenants map[string]*directory
+	tenants map[string]*list.Element // of *directory
+	recent  *list.List               // most recently used first
+	// creds are a few credentials of the app shared by all tenants, each
+	// keeping its tenants' tokens: one credential (and its MSAL client)
+	// per tenant would cost a thousand clients for a thousand tenants,
+	// one for all would sign in to new tenants one at a time.
+	creds [credentialShards]azcore.TokenCredential
 }
+
+// credentialShards is how many tenants may be signing in at once.
+const credentialShards = 8
+
+// MaxTenants bounds the tenants whose clients are kept; their tokens stay
+// with the shared credentials, so a client let go costs only its rebuilding.
+const MaxTenants = 256
 
 var _ entra.Directories = (*Client)(nil)
 
@@ -44,7 +66,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	registerSerializers()
-	return &Client{cfg: cfg, tenants: map[string]*directory{}}, nil
+	login := cfg.baseTransport(loginConns)
+	return &Client{cfg: cfg, graphHTTP: cfg.httpClient(), loginOpts: cfg.clientOptionsWith(login),
+		tenants: map[string]*list.Element{}, recent: list.New()}, nil
 }
 
 // Config returns the normalized configuration.
@@ -78,14 +102,20 @@ func (c *Client) Tenant(ctx context.Context, tenantID string) (entra.Directory, 
 	key := strings.ToLower(tenantID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d, ok := c.tenants[key]; ok {
-		return d, nil
+	if el, ok := c.tenants[key]; ok {
+		c.recent.MoveToFront(el)
+		return el.Value.(*directory), nil
 	}
 	d, err := c.newDirectory(key)
 	if err != nil {
 		return nil, err
 	}
-	c.tenants[key] = d
+	c.tenants[key] = c.recent.PushFront(d)
+	if c.recent.Len() > MaxTenants {
+		oldest := c.recent.Back()
+		c.recent.Remove(oldest)
+		delete(c.tenants, oldest.Value.(*directory).tenantID)
+	}
 	return d, nil
 }
 
@@ -93,17 +123,22 @@ func (c *Client) Tenant(ctx context.Context, tenantID string) (entra.Directory, 
 type directory struct {
 	tenantID string
 	endpoint string // the Graph endpoint, e.g. https://graph.microsoft.com
-	cred     azcore.TokenCredential
+	cred     tenantCredential
 	scope    string
 	adapter  abstractions.RequestAdapter
 	params   map[string]string
 }
 
 func (c *Client) newDirectory(tenantID string) (*directory, error) {
-	cred, err := c.cfg.credential(tenantID)
-	if err != nil {
-		return nil, fault.Wrap(fault.Invalid, "credential", err)
+	shard := &c.creds[fnv32(tenantID)%credentialShards]
+	if *shard == nil {
+		cred, err := c.cfg.credential(tenantID, c.loginOpts)
+		if err != nil {
+			return nil, fault.Wrap(fault.Invalid, "credential", err)
+		}
+		*shard = cred
 	}
+	cred := tenantCredential{shared: *shard, tenantID: tenantID}
 	u, _ := url.Parse(c.cfg.GraphEndpoint)
 	auth, err := kiotaazure.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
 		[]string{c.cfg.GraphEndpoint + "/.default"}, []string{u.Hostname()})
@@ -111,7 +146,7 @@ func (c *Client) newDirectory(tenantID string) (*directory, error) {
 		return nil, fmt.Errorf("graph auth provider: %w", err)
 	}
 	adapter, err := core.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
-		auth, clientOptions, nil, nil, c.cfg.httpClient())
+		auth, clientOptions, nil, nil, c.graphHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("graph adapter: %w", err)
 	}
@@ -155,3 +190,12 @@ func (d *directory) jobs(spID string) *serviceprincipals.ItemSynchronizationJobs
 }
 
 func (d *directory) fail(op entra.Op, err error) error { return classify(op, d.tenantID, err) }
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -235,5 +236,32 @@ func TestConfigFromEnvNamesTheBadSetting(t *testing.T) {
 	}
 	if err := cfg.CheckCredentials(); err == nil || !strings.Contains(err.Error(), "AZURE_CLIENT_ID") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Every tenant's client shares one Graph transport and one login transport:
+// a thousand tenants do not open a thousand connection pools.
+func TestTenantsShareOneTransportPerHost(t *testing.T) {
+	c, err := New(Config{AuthorityHost: "https://login.example/", GraphEndpoint: "https://graph.example", ClientID: "6731de76-14a6-49ae-97bc-6eba6914391e",
+		ClientSecret: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := c.Tenant(context.Background(), "0b7f3c2e-5a4d-4e61-9c1a-7d2e8f901a11")
+	b, _ := c.Tenant(context.Background(), "9e2d6a1b-3c4f-4b7a-8e5d-1f0a2b3c4d55")
+	if a == b {
+		t.Fatal("two tenants got one directory")
+	}
+	if c.graphHTTP == nil || c.loginOpts.Transport == nil {
+		t.Fatal("no shared transports")
+	}
+	// The cache is bounded: the least recently used tenant is let go.
+	for i := 0; i < MaxTenants+10; i++ {
+		if _, err := c.Tenant(context.Background(), fmt.Sprintf("00000000-0000-4000-8000-%012d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.recent.Len(); n != MaxTenants || len(c.tenants) != MaxTenants {
+		t.Fatalf("%d tenants cached (map %d), bound %d", n, len(c.tenants), MaxTenants)
 	}
 }

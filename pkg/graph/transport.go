@@ -22,7 +22,7 @@ var clientOptions = core.GraphClientOptions{GraphServiceVersion: "beta", GraphSe
 // delayed copy of the message), the harvester's per-tenant budget for the
 // provisioning logs (so every 429 pauses the whole tenant).
 func (c Config) httpClient() *http.Client {
-	var base http.RoundTripper = c.baseTransport()
+	var base http.RoundTripper = c.baseTransport(graphConns)
 	if c.WrapTransport != nil {
 		base = c.WrapTransport(base)
 	}

@@ -108,3 +108,44 @@ func Millis(t time.Time) int64 { return t.UnixMilli() }
 
 // FromMillis converts back.
 func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// Schema runs DDL statements in one transaction: creating every table of a
+// fresh state directory costs one fsync, not one per statement.
+func Schema(ctx context.Context, db *sql.DB, ddl string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, ddl); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Unsynced runs fn in a transaction committed with synchronous=NORMAL
+// instead of FULL: visible to every process at once, but not forced to disk
+// before returning. Only for state whose loss in a power cut is harmless —
+// a message lock (a lost lock is one that expired) and a delivery count —
+// so that taking a message costs no fsync. Everything else commits with
+// FULL; the next FULL commit makes these durable too.
+func Unsynced(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	conn, err := db.Conn(ctx) // the connection for the pragma, the transaction and the reset
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous(NORMAL)"); err != nil {
+		return err
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous(FULL)") }()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -39,7 +39,7 @@ var _ chain.Recorder = (*Recorder)(nil)
 // Record implements chain.Recorder.
 func (r *Recorder) Record(m *chain.Message, o chain.Outcome) []store.Update {
 	in, ok := events.OnboardingOf(m.Event)
-	if !ok || in.OnboardingID == "" || o.Interrupted {
+	if !ok || in.OnboardingID == "" || o.Interrupted || o.Deferred {
 		return nil
 	}
 	now := r.now()

@@ -29,11 +29,14 @@ func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding
 		return outcome.Result{}, err
 	}
 	key := "configuration-app/" + strings.ToLower(in.SourceTenantID) + "/" + strings.ToLower(in.TargetTenantID)
+	var listed entra.ServicePrincipal // what the lookup by name returned, app roles included
 	spID, err := s.ensureOnce(ctx, createOnce{
 		key:  key,
 		what: "configuration app",
 		find: func(ctx context.Context, known string) (string, error) {
-			return s.findConfigurationApp(ctx, source, in, key, known)
+			var err error
+			listed, err = s.findConfigurationApp(ctx, source, in, key, known)
+			return listed.ID, err
 		},
 		readable: readableBy(func(ctx context.Context, id string) error {
 			_, err := source.GetServicePrincipal(ctx, id)
@@ -47,12 +50,17 @@ func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	sp, err := source.GetServicePrincipal(ctx, spID)
-	if fault.Is(err, fault.NotFound) {
-		return outcome.Result{}, s.notYet(string(entra.OpGetSP), "service principal %s is not readable yet (replication)", spID)
-	}
-	if err != nil {
-		return outcome.Result{}, err
+	sp := listed
+	if sp.ID != spID || !outcome.WaitStateOf(ctx).Since.IsZero() {
+		// Created here, or just appeared after a wait: Entra's replicas
+		// disagree for a while, so read it once more before building on it.
+		sp, err = source.GetServicePrincipal(ctx, spID)
+		if fault.Is(err, fault.NotFound) {
+			return outcome.Result{}, s.notYet(string(entra.OpGetSP), "service principal %s is not readable yet (replication)", spID)
+		}
+		if err != nil {
+			return outcome.Result{}, err
+		}
 	}
 	if sp.DisplayName != in.ConfigurationName {
 		note.Add(ctx, "this tenant pair's configuration app is named %q; the requested name %q is used only when creating one", sp.DisplayName, in.ConfigurationName)
@@ -70,37 +78,41 @@ func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding
 // findConfigurationApp looks the app up by template and name. An app whose
 // creation ctsync recorded for another tenant pair is never adopted: its
 // secrets point at that other target.
-func (s *Steps) findConfigurationApp(ctx context.Context, source entra.Directory, in events.Onboarding, key, known string) (string, error) {
+func (s *Steps) findConfigurationApp(ctx context.Context, source entra.Directory, in events.Onboarding, key, known string) (entra.ServicePrincipal, error) {
 	found, err := source.FindServicePrincipals(ctx, entra.CrossTenantSyncTemplateID, in.ConfigurationName)
 	if err != nil {
-		return "", err
+		return entra.ServicePrincipal{}, err
 	}
-	var candidates []string
+	var candidates []entra.ServicePrincipal
 	for _, sp := range found {
 		owners, err := s.intents.IntentKeysFor(ctx, sp.ID)
 		if err != nil {
-			return "", err
+			return entra.ServicePrincipal{}, err
 		}
 		for _, owner := range owners {
 			if owner != key && strings.HasPrefix(owner, "configuration-app/") {
-				return "", &fault.Error{Kind: fault.Invalid, Op: "find configuration app", Tenant: in.SourceTenantID,
+				return entra.ServicePrincipal{}, &fault.Error{Kind: fault.Invalid, Op: "find configuration app", Tenant: in.SourceTenantID,
 					Message: "configuration app " + sp.ID + " named " + quote(in.ConfigurationName) + " already serves another tenant pair (" + owner + ")",
 					Remedy:  "choose a configuration name that is unique in the source tenant"}
 			}
 		}
 		if strings.EqualFold(sp.ID, known) {
-			return sp.ID, nil
+			return sp, nil
 		}
-		candidates = append(candidates, sp.ID)
+		candidates = append(candidates, sp)
 	}
 	switch len(candidates) {
 	case 0:
-		return "", nil
+		return entra.ServicePrincipal{}, nil
 	case 1:
 		return candidates[0], nil
 	}
-	return "", &fault.Error{Kind: fault.Invalid, Op: "find configuration app", Tenant: in.SourceTenantID,
-		Message: "several configuration apps are named " + quote(in.ConfigurationName) + ": " + strings.Join(candidates, ", "),
+	ids := make([]string, len(candidates))
+	for i, c := range candidates {
+		ids[i] = c.ID
+	}
+	return entra.ServicePrincipal{}, &fault.Error{Kind: fault.Invalid, Op: "find configuration app", Tenant: in.SourceTenantID,
+		Message: "several configuration apps are named " + quote(in.ConfigurationName) + ": " + strings.Join(ids, ", "),
 		Remedy:  "delete or rename all but one of them in the source tenant, or choose another configuration name"}
 }
 

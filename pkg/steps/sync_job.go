@@ -37,6 +37,15 @@ func (s *Steps) EnsureSyncJob(ctx context.Context, in events.Onboarding) (outcom
 	if err != nil {
 		return outcome.Result{}, err
 	}
+	if !outcome.WaitStateOf(ctx).Since.IsZero() {
+		// It just appeared after a wait: Entra's replicas disagree for a
+		// while, so read it once more before the next steps build on it.
+		if _, err := source.GetJob(ctx, in.ServicePrincipalID, jobID); fault.Is(err, fault.NotFound) {
+			return outcome.Result{}, s.notYet(string(entra.OpGetJob), "job %s appeared and is not readable again yet (replication)", jobID)
+		} else if err != nil {
+			return outcome.Result{}, err
+		}
+	}
 	in.JobID = jobID
 	return emit(events.SourceJobEnsured, in)
 }

@@ -74,7 +74,16 @@ func (s *Store) claim(ctx context.Context, key string, now time.Time, cond Condi
 // CompleteIntent implements Intents. The reverse record (object → key) is
 // written first: the object was created by this key's create whether or not
 // the completion below is recorded before a crash.
+// Where the KV has transactions (SQLite), both writes commit together, in
+// one fsync.
 func (s *Store) CompleteIntent(ctx context.Context, key, objectID string, now time.Time) error {
+	if t, ok := s.kv.(Transactor); ok {
+		return t.Atomically(ctx, func(kv KV) error { return (&Store{kv: kv, now: s.now}).completeIntent(ctx, key, objectID, now) })
+	}
+	return s.completeIntent(ctx, key, objectID, now)
+}
+
+func (s *Store) completeIntent(ctx context.Context, key, objectID string, now time.Time) error {
 	if _, err := s.kv.Put(ctx, Item{PK: createdPrefix + lower(objectID), SK: key, Value: []byte("{}")}, Condition{}); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/ctsync/ctsync/pkg/localdb"
 	"strings"
 	"time"
 )
@@ -38,7 +39,7 @@ CREATE INDEX IF NOT EXISTS provisioning_records_activity ON provisioning_records
 
 // NewRecords creates the records table in db if needed.
 func NewRecords(db *sql.DB) (*Records, error) {
-	if _, err := db.Exec(recordsSchema); err != nil {
+	if err := localdb.Schema(context.Background(), db, recordsSchema); err != nil {
 		return nil, fmt.Errorf("create records table: %w", err)
 	}
 	return &Records{db: db}, nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ctsync/ctsync/pkg/localdb"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ CREATE TABLE IF NOT EXISTS kv (
 // NewSQLite creates the KV's table in db if needed, carrying over what an
 // earlier version of ctsync kept in its own tables.
 func NewSQLite(db *sql.DB) (*SQLite, error) {
-	if _, err := db.Exec(sqliteSchema); err != nil {
+	if err := localdb.Schema(context.Background(), db, sqliteSchema); err != nil {
 		return nil, fmt.Errorf("create store table: %w", err)
 	}
 	s := &SQLite{db: db, q: db}
@@ -179,14 +180,29 @@ func (s *SQLite) Put(ctx context.Context, it Item, cond Condition) (Item, error)
 	return it, nil
 }
 
-// PutMany implements KV, in one transaction.
+// PutMany implements KV: one multi-row upsert per 500 items, in one
+// transaction — a harvested page's seen ids are one statement, not 500.
 func (s *SQLite) PutMany(ctx context.Context, items []Item) error {
 	if len(items) == 0 {
 		return nil
 	}
+	const rows = 500 // 4 parameters each, well under SQLite's limit
 	return s.Atomically(ctx, func(kv KV) error {
-		for _, it := range items {
-			if _, err := kv.Put(ctx, it, Condition{}); err != nil {
+		q := kv.(*SQLite).q
+		for start := 0; start < len(items); start += rows {
+			chunk := items[start:min(start+rows, len(items))]
+			var b strings.Builder
+			b.WriteString(`INSERT INTO kv (pk, sk, value, version, expires) VALUES `)
+			args := make([]any, 0, 4*len(chunk))
+			for i, it := range chunk {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				b.WriteString("(?, ?, ?, 1, ?)")
+				args = append(args, it.PK, it.SK, it.Value, micros(it.Expires))
+			}
+			b.WriteString(` ON CONFLICT (pk, sk) DO UPDATE SET value = excluded.value, version = version + 1, expires = excluded.expires`)
+			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
 				return err
 			}
 		}

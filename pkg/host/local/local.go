@@ -18,7 +18,7 @@ import (
 type Host struct {
 	Router *chain.Router
 	Bus    *bus.Embedded
-	// Workers handle messages concurrently; default 4.
+	// Workers handle messages concurrently; default 32.
 	Workers int
 	// Lock is how long a received message stays invisible to other workers
 	// and processes unless renewed. It is renewed every third of it while
@@ -35,7 +35,7 @@ type Host struct {
 
 func (h *Host) defaults() {
 	if h.Workers <= 0 {
-		h.Workers = 4
+		h.Workers = 32
 	}
 	if h.Lock <= 0 {
 		h.Lock = 15 * time.Second
@@ -187,9 +187,14 @@ func (h *Host) Drain(ctx context.Context, horizon time.Duration) error {
 	})
 }
 
-// idle waits for the next poll, or less when this process queued something.
+// idle waits for the next poll, for the next delayed message to come due
+// if that is sooner, or until this process queues something.
 func (h *Host) idle(ctx context.Context) {
-	t := time.NewTimer(h.Poll)
+	wait := h.Poll
+	if next, ok, err := h.Bus.NextVisible(ctx); err == nil && ok {
+		wait = min(wait, max(time.Until(next), time.Millisecond))
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -1,12 +1,10 @@
-// Command harvestbench measures the provisioning-log harvester against the
-// emulator: records per second and peak memory at 10k, 100k and 1M records,
-// side by side with a plain net/http + encoding/json pager reading the same
-// pages. Each reader runs in its own child process so its peak resident
-// memory (getrusage maxrss) is its own; the emulator runs in this process.
-//
-//	go run ./pkg/harvest/harvestbench            # 10k, 100k, 1M
-//	BENCH_SIZES=10000,100000 go run ./pkg/harvest/harvestbench
 package main
+
+// The harvester beside a plain net/http + encoding/json pager reading the
+// same pages: records per second and peak memory. Each reader runs in its
+// own child process, which reports its own peak resident memory (VmHWM;
+// getrusage's maxrss would count the parent's pages at the fork); the
+// emulator runs in the parent.
 
 import (
 	"bytes"
@@ -21,9 +19,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ctsync/ctsync/pkg/entra"
@@ -39,58 +36,31 @@ const (
 	sp     = "a4f5b6c7-d8e9-4f0a-8b1c-2d3e4f5a6b7c"
 )
 
-func main() {
-	if len(os.Args) > 2 && os.Args[1] == "child" {
-		if err := child(os.Args[2]); err != nil {
-			fmt.Fprintln(os.Stderr, "child:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if err := parent(); err != nil {
-		fmt.Fprintln(os.Stderr, "harvestbench:", err)
-		os.Exit(1)
-	}
-}
-
 type result struct {
 	records int
 	took    time.Duration
 	rssKB   int64
 }
 
-func parent() error {
-	sizes := []int{10_000, 100_000, 1_000_000}
-	if v := os.Getenv("BENCH_SIZES"); v != "" {
-		sizes = nil
-		for _, s := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n <= 0 {
-				return fmt.Errorf("BENCH_SIZES=%q: want counts like 10000,100000", v)
-			}
-			sizes = append(sizes, n)
-		}
-	}
-	const row = "%10s  %16s  %18s  %18s  %20s\n"
-	fmt.Printf(row, "records", "harvester rec/s", "harvester peak RSS", "plain pager rec/s", "plain pager peak RSS")
+// harvestRows measures the harvester beside the plain pager at each size.
+func harvestRows(sizes []int) ([]harvestRow, error) {
+	var rows []harvestRow
 	for _, n := range sizes {
 		h, p, err := measure(n)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		fmt.Printf(row, strconv.Itoa(n), fmt.Sprintf("%.0f", float64(h.records)/h.took.Seconds()), fmt.Sprintf("%.1f MiB", float64(h.rssKB)/1024),
-			fmt.Sprintf("%.0f", float64(p.records)/p.took.Seconds()), fmt.Sprintf("%.1f MiB", float64(p.rssKB)/1024))
+		rows = append(rows, harvestRow{records: n, harvester: h, pager: p})
 	}
-	fmt.Println(`
-harvester:   ctsync's harvester through the Graph SDK pipeline (azidentity token, retries), $top=500,
-             every record written to a JSON Lines file (fsync per page), checkpoint and de-duplication
-             ids committed to SQLite per page.
-plain pager: net/http GET of the same pages with a bearer token, encoding/json decode of every record
-             into the same fields, nothing stored.
-Both read from the emulator in this process over HTTPS on loopback; the reports throttle is off (Graph
-allows about 5 requests per 10 s per tenant, i.e. about 250 records/s at $top=500).`)
-	return nil
+	return rows, nil
 }
+
+type harvestRow struct {
+	records          int
+	harvester, pager result
+}
+
+func (r result) rate() float64 { return float64(r.records) / r.took.Seconds() }
 
 // measure generates n records in a fresh emulator and times both readers.
 func measure(n int) (harvester, pager result, err error) {
@@ -127,7 +97,7 @@ func measure(n int) (harvester, pager result, err error) {
 }
 
 func run(mode string, env []string) (result, error) {
-	cmd := exec.Command(os.Args[0], "child", mode)
+	cmd := exec.Command(self(), "child", mode)
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
@@ -137,17 +107,14 @@ func run(mode string, env []string) (result, error) {
 	}
 	took := time.Since(start)
 	var r result
-	if _, err := fmt.Sscan(strings.TrimSpace(out.String()), &r.records); err != nil {
+	if _, err := fmt.Sscan(strings.TrimSpace(out.String()), &r.records, &r.rssKB); err != nil {
 		return result{}, fmt.Errorf("%s printed %q", mode, out.String())
 	}
 	r.took = took
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKB = ru.Maxrss
-	}
 	return r, nil
 }
 
-func child(mode string) error {
+func harvestChild(mode string) error {
 	pem, err := os.ReadFile(os.Getenv("BENCH_CA"))
 	if err != nil {
 		return err
@@ -157,12 +124,23 @@ func child(mode string) error {
 	ctx := context.Background()
 	switch mode {
 	case "harvester":
+		if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		n, err := harvestAll(ctx, pool)
-		fmt.Println(n)
+		fmt.Println(n, vmHWM(os.Getpid()))
 		return err
 	case "pager":
 		n, err := pageAll(ctx, pool)
-		fmt.Println(n)
+		fmt.Println(n, vmHWM(os.Getpid()))
 		return err
 	}
 	return fmt.Errorf("unknown mode %q", mode)
