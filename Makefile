@@ -47,9 +47,10 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	$(GO) run ./pkg/perfbench
 
-## schemas: regenerate events/schema/*.json from the event specs
+## schemas: regenerate events/schema/*.json from the event specs and pkg/desired/schema.json (the desired-state file)
 schemas:
 	$(GO) test ./events -run TestSchemaFilesMatchSpecs -update
+	$(GO) test ./pkg/desired -run TestSchemaFileMatchesTheCode -update
 
 clean:
 	rm -rf bin dist

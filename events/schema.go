@@ -80,6 +80,8 @@ func (f field) schema() map[string]any {
 		s = map[string]any{"type": "string", "format": "date-time"}
 	case kindEnum:
 		s = map[string]any{"type": "string", "enum": f.enum}
+	case kindConfiguration:
+		s = configurationSchema()
 	}
 	s["description"] = f.doc
 	return s

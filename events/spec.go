@@ -16,7 +16,7 @@ type Spec struct {
 
 var (
 	pairFields      = []string{"onboardingId", "sourceTenantId", "targetTenantId", "configurationName", "users"}
-	onboardingExtra = []string{"groups", "requestedBy", "servicePrincipalId", "appId", "appRoleId", "jobId"}
+	onboardingExtra = []string{"groups", "requestedBy", "configuration", "servicePrincipalId", "appId", "appRoleId", "jobId"}
 	appFields       = []string{"servicePrincipalId", "appId", "appRoleId"}
 	jobFields       = []string{"jobId"}
 	statusFields    = []string{"statusCode", "scheduleState", "exported", "escrowed", "check"}
@@ -47,6 +47,7 @@ var specs = []Spec{
 	onboardingSpec(SourceJobEnsured, "The configuration application has an Azure2Azure synchronization job.", appFields, jobFields),
 	onboardingSpec(SourceSecretsEnsured, "The job's credentials (CompanyId, AuthenticationType=SyncPolicy, …) are saved.", appFields, jobFields),
 	onboardingSpec(SourceAssignmentsEnsured, "Every requested user and group is assigned to the configuration application.", appFields, jobFields),
+	onboardingSpec(SourceSchemaEnsured, "The job's schema carries the requested scoping filters and attribute mappings (or none were requested).", appFields, jobFields),
 	onboardingSpec(SourceOnDemandProvisioned, "The first assigned user was provisioned on demand, or the job was already running.", appFields, jobFields),
 	onboardingSpec(SourceJobStarted, "The synchronization job's schedule is active.", appFields, jobFields),
 	statusSpec(SourceJobObserved, "The first read of the job after it started; the onboarding chain ends here and the monitor takes over.",

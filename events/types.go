@@ -18,6 +18,7 @@ const (
 	SourceJobEnsured           Type = "source.job.ensured"
 	SourceSecretsEnsured       Type = "source.secrets.ensured"
 	SourceAssignmentsEnsured   Type = "source.assignments.ensured"
+	SourceSchemaEnsured        Type = "source.schema.ensured"
 	SourceOnDemandProvisioned  Type = "source.ondemand.provisioned"
 	SourceJobStarted           Type = "source.job.started"
 	SourceJobObserved          Type = "source.job.observed"
@@ -48,6 +49,8 @@ type Onboarding struct {
 	Users             []string `json:"users"`
 	Groups            []string `json:"groups,omitempty"`
 	RequestedBy       string   `json:"requestedBy,omitempty"`
+	// Configuration is what a desired-state file asks for (ctsync apply).
+	Configuration *Configuration `json:"configuration,omitempty"`
 
 	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
 	AppID              string `json:"appId,omitempty"`

@@ -36,6 +36,7 @@ const (
 	kindCount
 	kindTimestamp
 	kindEnum
+	kindConfiguration
 )
 
 // field is one data field's rule. Validation and schema generation both read
@@ -58,6 +59,7 @@ var fields = map[string]field{
 	"users":              {kind: kindGUIDList, minItems: 1, maxLen: maxUsersPerOnboarding, doc: "Object ids of source-tenant users to assign; the first one is provisioned on demand."},
 	"groups":             {kind: kindGUIDList, maxLen: maxUsersPerOnboarding, doc: "Object ids of source-tenant groups to assign."},
 	"requestedBy":        {kind: kindText, maxLen: 256, doc: "Who asked: a ticket number, a pipeline, a person."},
+	"configuration":      {kind: kindConfiguration, doc: "The pair's desired configuration from a desired-state file (ctsync apply): scoping filters, attribute mappings, delete threshold, exact assignments. Absent: assignments are added and the schema is left alone."},
 	"servicePrincipalId": {kind: kindGUID, doc: "Object id of the configuration application's service principal in the source tenant."},
 	"appId":              {kind: kindGUID, doc: "Application (client) id of the configuration application."},
 	"appRoleId":          {kind: kindGUID, doc: "Id of the configuration application's msiam_access app role."},
@@ -282,6 +284,8 @@ func crossCheck(obj map[string]json.RawMessage) error {
 
 func (f field) check(path string, raw json.RawMessage) error {
 	switch f.kind {
+	case kindConfiguration:
+		return checkConfiguration(path, raw)
 	case kindGUIDList:
 		var list []json.RawMessage
 		if err := json.Unmarshal(raw, &list); err != nil {

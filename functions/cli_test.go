@@ -195,7 +195,7 @@ func TestJSONOutputFollowsTheDocumentedSchema(t *testing.T) {
 	if o, _ := done["onboarding"].(map[string]any); o["state"] != "completed" {
 		t.Fatalf("onboard --wait: %s", out)
 	}
-	if !strings.Contains(errOut, "13/13") || !strings.Contains(errOut, "also carrying out 1 other queued onboarding") {
+	if !strings.Contains(errOut, "14/14") || !strings.Contains(errOut, "also carrying out 1 other queued onboarding") {
 		t.Errorf("progress (on stderr with --output json) lacks the steps or the note about the other onboarding:\n%s", errOut)
 	}
 	if strings.Contains(errOut, `"level"`) {

@@ -3,18 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/desired"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/graphsim"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/onboarding"
+	"github.com/ctsync/ctsync/pkg/plan"
 	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -112,6 +116,36 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	for _, r := range failed {
 		fmt.Fprintf(w, "  failed: %s (%s): %s — alerted as provisioning.failed\n", r.SourceName, r.ErrorCode, r.Reason)
 	}
+	if err := demoPlan(ctx, w, cfg.Graph, a.Store); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\nstate kept in %s; for example:\n  CTSYNC_STATE_DIR=%s ctsync status %s\n  CTSYNC_STATE_DIR=%s ctsync logs --status failure\n", dir, dir, id, dir)
+	return nil
+}
+
+// demoPlan previews a desired-state file that narrows the pair to the
+// Marketing department: what would change and who would leave the scope,
+// before anything is written.
+func demoPlan(ctx context.Context, w io.Writer, cfg graph.Config, intents store.Intents) error {
+	gc, err := graph.New(cfg)
+	if err != nil {
+		return err
+	}
+	filters := []events.ScopingFilter{{Name: "Marketing department",
+		Clauses: []events.FilterClause{{Attribute: "department", Operator: "EQUALS", Values: []string{"Marketing"}}}}}
+	f := &desired.File{APIVersion: desired.APIVersion, Pairs: []desired.Pair{{Name: "Contoso to Fabrikam",
+		SourceTenant: graphsim.SampleSourceTenant, TargetTenant: graphsim.SampleTargetTenant,
+		Users: []string{graphsim.SampleUsers[0].ID, graphsim.SampleUsers[1].ID}, Groups: []string{graphsim.SampleGroup},
+		ScopingFilters: &filters}}}
+	fmt.Fprintf(w, "\nconfiguration as code: `ctsync plan -f FILE` for a file that narrows the pair to\n"+
+		"  scopingFilters: [{name: Marketing department, clauses: [{attribute: department, operator: EQUALS, values: [Marketing]}]}]\n\n")
+	p, err := plan.Planner{Dirs: gc, Secrets: func(ctx context.Context, in events.Onboarding) (bool, bool, error) {
+		return steps.SavedSecretsMatch(ctx, intents, in)
+	}}.Make(ctx, f)
+	if err != nil {
+		return err
+	}
+	plan.Text(w, p)
+	fmt.Fprintf(w, "(a preview: nothing was written; `ctsync apply -f FILE` would ask before removing anyone)\n")
 	return nil
 }

@@ -119,20 +119,12 @@ func sayWhatElseRuns(ctx context.Context, w io.Writer, a *app.Local, id string) 
 // `--wait`) carries it out. It needs no Graph settings: the chain table is
 // declared without them.
 func queueOnboarding(ctx context.Context, env *environment, req onboarding.Request, out outputFormat) error {
-	allowed, err := env.allowedTenants()
+	intake, closeState, err := localIntake(env)
 	if err != nil {
 		return err
 	}
-	st, err := app.OpenState(env.stateDir(), localdb.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	table, err := onboarding.Table(nil, nil)
-	if err != nil {
-		return err
-	}
-	id, err := onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store, Allowed: allowed}.Submit(ctx, req)
+	defer closeState()
+	id, err := intake.Submit(ctx, req)
 	var refused *onboarding.TenantNotAllowed
 	if errors.As(err, &refused) {
 		return err
@@ -236,4 +228,23 @@ func oneLine(s string) string {
 		s = s[:217] + "…"
 	}
 	return s
+}
+
+// localIntake posts to the local state's queue, with the allow-list, and
+// needs no Graph settings: the chain table is declared without them.
+func localIntake(env *environment) (onboarding.Intake, func() error, error) {
+	allowed, err := env.allowedTenants()
+	if err != nil {
+		return onboarding.Intake{}, nil, err
+	}
+	st, err := app.OpenState(env.stateDir(), localdb.Options{})
+	if err != nil {
+		return onboarding.Intake{}, nil, err
+	}
+	table, err := onboarding.Table(nil, nil)
+	if err != nil {
+		st.Close()
+		return onboarding.Intake{}, nil, err
+	}
+	return onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store, Allowed: allowed}, st.Close, nil
 }

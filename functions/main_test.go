@@ -99,7 +99,7 @@ func onboardArgs() []string {
 func TestOnboardWaitAgainstAnotherEmulatorTrustedThroughSSLCertFile(t *testing.T) {
 	env := append(append(startEmulator(t), fast...), "CTSYNC_STATE_DIR="+t.TempDir())
 	out, errOut, code := ctsync(t, env, append(onboardArgs(), "--wait")...)
-	if code != 0 || !strings.Contains(out, "✓ onboarding completed") || !strings.Contains(out, "13/13") {
+	if code != 0 || !strings.Contains(out, "✓ onboarding completed") || !strings.Contains(out, "14/14") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	// A second run against the same tenants finds everything in place.

@@ -60,7 +60,19 @@ type Directory interface {
 	SaveSecrets(ctx context.Context, spID string, secrets []Secret) error
 	ListAssignments(ctx context.Context, spID string) ([]Assignment, error)
 	Assign(ctx context.Context, spID, appRoleID, principalID string) (Assignment, error)
+	// Unassign removes one app role assignment.
+	Unassign(ctx context.Context, spID, assignmentID string) error
 	SynchronizationRules(ctx context.Context, spID, jobID string) ([]SyncRule, error)
+	// GetSchema reads the job's whole schema; PutSchema replaces it (Graph
+	// answers PATCH with 404).
+	GetSchema(ctx context.Context, spID, jobID string) (*Schema, error)
+	PutSchema(ctx context.Context, spID, jobID string, schema *Schema) error
+	FilterOperators(ctx context.Context, spID, jobID string) ([]FilterOperator, error)
+	// GetUser reads a user with the given properties besides id,
+	// displayName and userType; ListGroupMembers reads a group's direct
+	// members (not transitive, as CTS evaluates them) the same way.
+	GetUser(ctx context.Context, id string, properties []string) (User, error)
+	ListGroupMembers(ctx context.Context, groupID string, properties []string) ([]User, error)
 	ProvisionOnDemand(ctx context.Context, spID, jobID, ruleID, userID string) (OnDemandResult, error)
 	StartJob(ctx context.Context, spID, jobID string) error
 	RestartJob(ctx context.Context, spID, jobID, resetScope string) error
@@ -209,4 +221,11 @@ type LogRecord struct {
 	Reason             string
 	RecommendedAction  string
 	Raw                json.RawMessage
+}
+
+// User is a directory user with the properties asked for; an absent or
+// null property is missing from Properties.
+type User struct {
+	ID, DisplayName, UserType string
+	Properties                map[string]any
 }

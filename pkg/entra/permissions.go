@@ -25,6 +25,11 @@ const (
 	OpListAssignments     Op = "GET /servicePrincipals/{id}/appRoleAssignedTo"
 	OpAssign              Op = "POST /servicePrincipals/{id}/appRoleAssignedTo"
 	OpGetSchema           Op = "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema"
+	OpPutSchema           Op = "PUT /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema"
+	OpFilterOperators     Op = "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema/filterOperators"
+	OpUnassign            Op = "DELETE /servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}"
+	OpGetUser             Op = "GET /users/{id}"
+	OpListGroupMembers    Op = "GET /groups/{id}/members"
 	OpProvisionOnDemand   Op = "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/provisionOnDemand"
 	OpStartJob            Op = "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start"
 	OpRestartJob          Op = "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart"
@@ -57,6 +62,11 @@ var access = map[Op]Access{
 	OpListAssignments:     {"Application.Read.All", "Cloud Application Administrator"},
 	OpAssign:              {"AppRoleAssignment.ReadWrite.All (with Application.Read.All)", "Cloud Application Administrator or Application Administrator"},
 	OpGetSchema:           {"Synchronization.Read.All", "Hybrid Identity Administrator"},
+	OpPutSchema:           {"Synchronization.ReadWrite.All", "Hybrid Identity Administrator"},
+	OpFilterOperators:     {"Synchronization.Read.All", "Hybrid Identity Administrator"},
+	OpUnassign:            {"AppRoleAssignment.ReadWrite.All (with Application.Read.All)", "Cloud Application Administrator or Application Administrator"},
+	OpGetUser:             {"User.Read.All", "Directory Readers"},
+	OpListGroupMembers:    {"GroupMember.Read.All", "Directory Readers"},
 	OpProvisionOnDemand:   {"Synchronization.ReadWrite.All", "Hybrid Identity Administrator"},
 	OpStartJob:            {"Synchronization.ReadWrite.All", "Hybrid Identity Administrator"},
 	OpRestartJob:          {"Synchronization.ReadWrite.All", "Hybrid Identity Administrator"},

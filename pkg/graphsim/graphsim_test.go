@@ -267,3 +267,39 @@ func TestReportsThrottleIsPerTenant(t *testing.T) {
 		t.Fatalf("another tenant shares the budget: %d", st)
 	}
 }
+
+// The schema answers as the synchronization service does: PATCH is not a
+// route (404), PUT replaces the whole document, a changed matching
+// attribute or an unknown operator is schemaInvalid.
+func TestTheJobSchemaTakesPutOnly(t *testing.T) {
+	c := start(t, Options{})
+	st, body, _ := c.do("POST", "/beta/applicationTemplates/518e5f48-1fc8-4c48-9387-9fdf28b0dfe7/instantiate", []byte(`{"displayName":"Schema"}`))
+	if st != 201 {
+		t.Fatalf("instantiate %d %v", st, body)
+	}
+	jobs := "/beta/servicePrincipals/" + body["servicePrincipal"].(map[string]any)["id"].(string) + "/synchronization/jobs"
+	_, body, _ = c.do("POST", jobs, []byte(`{"templateId":"Azure2Azure"}`))
+	schema := jobs + "/" + body["id"].(string) + "/schema"
+	st, doc, _ := c.do("GET", schema, nil)
+	if st != 200 || !strings.Contains(fmt.Sprint(doc), "Filter external users") {
+		t.Fatalf("schema %d %v", st, doc)
+	}
+	raw, _ := json.Marshal(doc)
+	if st, body, _ := c.do("PATCH", schema, raw); st != 404 || !strings.Contains(fmt.Sprint(body), "syncfabric.windowsazure.com") {
+		t.Fatalf("PATCH: %d %v", st, body)
+	}
+	if st, _, _ := c.do("PUT", schema, raw); st != 204 {
+		t.Fatalf("PUT of the schema as read: %d", st)
+	}
+	changed := strings.Replace(string(raw), `"expression":"[objectId]","name":"objectId"`, `"expression":"[mail]","name":"mail"`, 1)
+	if st, body, _ := c.do("PUT", schema, []byte(changed)); st != 400 || errorCode(body) != "schemaInvalid" {
+		t.Fatalf("matching attribute changed: %d %v", st, body)
+	}
+	badOp := strings.Replace(string(raw), `"operatorName":"EQUALS"`, `"operatorName":"LIKE"`, 1)
+	if st, body, _ := c.do("PUT", schema, []byte(badOp)); st != 400 || errorCode(body) != "schemaInvalid" {
+		t.Fatalf("unknown operator: %d %v", st, body)
+	}
+	if st, body, _ := c.do("GET", schema+"/filterOperators", nil); st != 200 || len(body["value"].([]any)) != 8 {
+		t.Fatalf("filterOperators %d %v", st, body)
+	}
+}

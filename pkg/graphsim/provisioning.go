@@ -619,19 +619,23 @@ func (s *Server) runCycle(source *tenant, sp *servicePrincipal, j *job) {
 	exec := &execution{state: "Succeeded", began: now}
 	seen := map[string]bool{}
 	var entitled []*user
+	om := userMapping(j.schema)
 	for _, a := range sp.assignments {
 		ids := []string{a.principalID}
 		if g, ok := source.groups[a.principalID]; ok && a.principalType == "Group" {
-			ids = g.members
+			ids = g.members // direct members only: nested groups do not cascade
 		}
 		for _, id := range ids {
-			if u, ok := source.users[id]; ok && !seen[id] {
+			if u, ok := source.users[id]; ok && !seen[id] && !u.deleted && u.userType == "Member" && u.passes(om) {
 				seen[id] = true
 				entitled = append(entitled, u)
 			}
 		}
 	}
 	sort.Slice(entitled, func(a, b int) bool { return entitled[a].id < entitled[b].id })
+	if !s.deleteLeavers(source, sp, j, seen, exec) {
+		return
+	}
 	for _, u := range entitled {
 		created, failure := s.provisionUser(source, sp, j, u)
 		switch {
@@ -669,4 +673,45 @@ func (s *Server) ProvisioningRecordIDs(tenantID, spID string) []string {
 		}
 	})
 	return ids
+}
+
+// deleteLeavers soft-deletes the target users this job synchronized whose
+// source user left the scope (unassigned, out of an assigned group, failing
+// the scoping filter, deleted). When they reach the job's delete threshold
+// the cycle deletes nobody and the job is quarantined (TooManyDeletes)
+// until a restart with ForceDeletes approves them. It reports whether the
+// cycle may go on.
+func (s *Server) deleteLeavers(source *tenant, sp *servicePrincipal, j *job, inScope map[string]bool, exec *execution) bool {
+	target := s.tenants[strings.ToLower(sp.secrets["CompanyId"])]
+	if target == nil {
+		return true
+	}
+	var leavers []*user
+	for _, tu := range target.users {
+		if tu.externalTenant == source.id && !tu.deleted && !inScope[tu.externalUser] {
+			leavers = append(leavers, tu)
+		}
+	}
+	sort.Slice(leavers, func(a, b int) bool { return leavers[a].id < leavers[b].id })
+	if limit := deleteThreshold(sp); limit > 0 && len(leavers) >= limit && !j.forceDeletes {
+		s.quarantineJob(j, "TooManyDeletes", "TooManyDeletes",
+			fmt.Sprintf("The synchronization cycle would delete %d users, at or over the accidental deletion threshold of %d. Review them and restart the job with ForceDeletes to approve.", len(leavers), limit))
+		for _, tu := range leavers {
+			if su, ok := source.users[tu.externalUser]; ok {
+				source.logs.add(s.newRecord(source, target, sp, j, su, "StagedDelete", "skipped", "TooManyDeletes", "held by the accidental deletion threshold", tu.id))
+			}
+		}
+		return false
+	}
+	j.forceDeletes = false
+	for _, tu := range leavers {
+		tu.deleted = true
+		exec.exported++
+		su, ok := source.users[tu.externalUser]
+		if !ok {
+			su = &user{id: tu.externalUser, displayName: tu.displayName, upn: tu.upn}
+		}
+		source.logs.add(s.newRecord(source, target, sp, j, su, "delete", "success", "", "", tu.id))
+	}
+	return true
 }

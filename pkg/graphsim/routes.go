@@ -37,6 +37,9 @@ func (s *Server) routes() http.Handler {
 	g("DELETE /servicePrincipals/{sp}", appWrite, s.deleteServicePrincipal)
 	g("GET /servicePrincipals/{sp}/appRoleAssignedTo", appRead, s.listAssignments)
 	g("POST /servicePrincipals/{sp}/appRoleAssignedTo", assignWrite, s.createAssignment)
+	g("DELETE /servicePrincipals/{sp}/appRoleAssignedTo/{assignment}", assignWrite, s.deleteAssignment)
+	g("GET /users/{user}", userRead, s.getUser)
+	g("GET /groups/{group}/members", memberRead, s.listGroupMembers)
 
 	const sync = "/servicePrincipals/{sp}/synchronization"
 	g("POST "+sync+"/jobs/validateCredentials", syncWrite, s.validateCredentials)
@@ -46,6 +49,10 @@ func (s *Server) routes() http.Handler {
 	g("DELETE "+sync+"/jobs/{job}", syncWrite, s.deleteJob)
 	g("POST "+sync+"/jobs/{job}/validateCredentials", syncWrite, s.validateCredentials)
 	g("GET "+sync+"/jobs/{job}/schema", syncRead, s.getSchema)
+	g("PUT "+sync+"/jobs/{job}/schema", syncWrite, s.putSchema)
+	g("PATCH "+sync+"/jobs/{job}/schema", syncWrite, s.patchSchema)
+	g("GET "+sync+"/jobs/{job}/schema/filterOperators", syncRead, s.filterOperators)
+	g("GET "+sync+"/jobs/{job}/schema/filterOperators()", syncRead, s.filterOperators) // the SDK calls the OData function form
 	g("POST "+sync+"/jobs/{job}/provisionOnDemand", syncWrite, s.provisionOnDemand)
 	g("POST "+sync+"/jobs/{job}/start", syncWrite, s.startJob)
 	g("POST "+sync+"/jobs/{job}/pause", syncWrite, s.pauseJob)
@@ -72,6 +79,8 @@ var (
 	syncRead    = []string{"Synchronization.Read.All", "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy"}
 	syncWrite   = []string{"Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy"}
 	auditRead   = []string{"AuditLog.Read.All"}
+	userRead    = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	memberRead  = []string{"GroupMember.Read.All", "Group.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 )
 
 // graph wraps a Graph handler with what every Graph call goes through:

@@ -11,11 +11,16 @@ const (
 )
 
 // SampleUsers are Contoso's users; the last two are members of SampleGroup.
+// Adele and Megan work in Marketing, Lee and Nestor in Sales.
 var SampleUsers = []UserSpec{
-	{ID: "61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10", DisplayName: "Adele Vance", UserPrincipalName: "adele@contoso.com"},
-	{ID: "72d3e5f9-801b-4c4d-8e6f-1b3c5d7e9f21", DisplayName: "Lee Gu", UserPrincipalName: "lee@contoso.com"},
-	{ID: "83e4f6a0-912c-4d5e-9f70-2c4d6e8f0a99", DisplayName: "Megan Bowen", UserPrincipalName: "megan@contoso.com"},
-	{ID: "94f5a7b1-a23d-4e6f-8a81-3d5e7f9a1b43", DisplayName: "Nestor Wilke", UserPrincipalName: "nestor@contoso.com"},
+	{ID: "61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10", DisplayName: "Adele Vance", UserPrincipalName: "adele@contoso.com",
+		Attributes: map[string]any{"department": "Marketing", "employeeId": "E1001", "jobTitle": "Marketing Manager"}},
+	{ID: "72d3e5f9-801b-4c4d-8e6f-1b3c5d7e9f21", DisplayName: "Lee Gu", UserPrincipalName: "lee@contoso.com",
+		Attributes: map[string]any{"department": "Sales", "employeeId": "E1002", "jobTitle": "Director"}},
+	{ID: "83e4f6a0-912c-4d5e-9f70-2c4d6e8f0a99", DisplayName: "Megan Bowen", UserPrincipalName: "megan@contoso.com",
+		Attributes: map[string]any{"department": "Marketing", "employeeId": "E1003"}},
+	{ID: "94f5a7b1-a23d-4e6f-8a81-3d5e7f9a1b43", DisplayName: "Nestor Wilke", UserPrincipalName: "nestor@contoso.com",
+		Attributes: map[string]any{"department": "Sales"}},
 }
 
 // AddSampleTenants adds Contoso and Fabrikam.

@@ -58,6 +58,10 @@ type Options struct {
 	// cycles; a started job runs its first cycle after InitialCycleDelay.
 	CycleInterval     time.Duration
 	InitialCycleDelay time.Duration
+	// BuiltInFilterIn is where a new job's built-in "Filter external
+	// users" scoping group sits: BuiltInInGroups (default) or
+	// BuiltInInInputFilter.
+	BuiltInFilterIn string
 	// Now is the emulator's clock; default time.Now.
 	Now func() time.Time
 	// ManagedIdentityHeader is the secret an App Service managed identity
@@ -98,6 +102,7 @@ type Server struct {
 	jobsDone sync.WaitGroup
 	// cyclesPaused holds every job's cycles (PauseCycles).
 	cyclesPaused bool
+	schemaPuts   int
 }
 
 // Request is one Graph or login request as the emulator saw it.

@@ -25,6 +25,11 @@ type job struct {
 	steadyFirst, steadyLast             time.Time
 	quarantine                          *quarantine
 	successiveFailures                  int
+	// schema is the job's synchronization schema as PUT replaced it last.
+	schema map[string]any
+	// forceDeletes lets the next cycle make the deletions the threshold
+	// held back (restart with ForceDeletes).
+	forceDeletes bool
 }
 
 type execution struct {
@@ -169,6 +174,7 @@ func (s *Server) createJob(c *call) {
 		templateID: body.TemplateID, ruleID: newID(), groupRuleID: newID(), sourceTenant: c.tenant.id,
 		created: now, visibleAt: now.Add(s.opts.JobReplicationDelay), scheduleState: "Disabled", statusCode: "Paused",
 	}
+	j.schema = cloneJSON(defaultSchema(j, s.opts.BuiltInFilterIn)).(map[string]any)
 	sp.jobs[j.id] = j
 	c.writeJSON(http.StatusCreated, c.jobJSON(sp, j))
 }
@@ -184,45 +190,6 @@ func (s *Server) deleteJob(c *call) {
 		delete(sp.jobs, j.id)
 		c.noContent()
 	}
-}
-
-func (s *Server) getSchema(c *call) {
-	sp, j, ok := c.lookupJobOfSP()
-	if !ok {
-		return
-	}
-	rule := func(id, name string, priority int, object string) map[string]any {
-		return map[string]any{
-			"id": id, "name": name, "editable": true, "priority": priority,
-			"sourceDirectoryName": "Azure Active Directory", "targetDirectoryName": "Azure Active Directory (target tenant)",
-			"containerFilter": map[string]any{"includedContainers": []any{}}, "groupFilter": map[string]any{"includedGroups": []any{}},
-			"metadata": []any{
-				map[string]any{"key": "defaultSourceObjectMappings", "value": "[]"},
-				map[string]any{"key": "supportsProvisionOnDemand", "value": "true"},
-			},
-			"objectMappings": []any{map[string]any{
-				"enabled": true, "flowTypes": "Add, Update, Delete", "name": "Provision Azure Active Directory " + object + "s",
-				"sourceObjectName": object, "targetObjectName": object, "scope": nil, "metadata": []any{},
-				"attributeMappings": []any{
-					map[string]any{"defaultValue": "", "exportMissingReferences": false, "flowBehavior": "FlowWhenChanged", "flowType": "Always",
-						"matchingPriority": 1, "targetAttributeName": "alternativeSecurityIds",
-						"source": map[string]any{"expression": "[objectId]", "name": "objectId", "type": "Attribute", "parameters": []any{}}},
-					map[string]any{"defaultValue": "", "exportMissingReferences": false, "flowBehavior": "FlowWhenChanged", "flowType": "Always",
-						"matchingPriority": 0, "targetAttributeName": "displayName",
-						"source": map[string]any{"expression": "[displayName]", "name": "displayName", "type": "Attribute", "parameters": []any{}}},
-				},
-			}},
-		}
-	}
-	c.writeJSON(http.StatusOK, map[string]any{
-		"@odata.context": c.context("servicePrincipals('" + sp.id + "')/synchronization/jobs('" + j.id + "')/schema/$entity"),
-		"id":             j.id, "version": "v1.2",
-		"synchronizationRules": []any{
-			rule(j.groupRuleID, "GROUP_INBOUND_GROUP", 2, "Group"),
-			rule(j.ruleID, "USER_INBOUND_USER", 1, "User"),
-		},
-		"directories": []any{},
-	})
 }
 
 var knownSecretKeys = map[string]bool{
@@ -370,6 +337,9 @@ func (s *Server) restartJob(c *call) {
 	}
 	if body.Criteria != nil {
 		for _, flag := range strings.Split(body.Criteria.ResetScope, ",") {
+			if strings.TrimSpace(flag) == "ForceDeletes" {
+				j.forceDeletes = true
+			}
 			switch strings.TrimSpace(flag) {
 			case "None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full", "ForceDeletes", "":
 			default:
@@ -433,7 +403,7 @@ func (s *Server) provisionOnDemand(c *call) {
 	switch code, msg := s.policyProblem(c.tenant, sp.secrets["CompanyId"]); {
 	case code != "":
 		result, errCode, reason = "Failure", code, msg
-	case !s.entitled(c.tenant, sp, userID):
+	case !s.entitled(c.tenant, sp, userID) || !u.passes(userMapping(j.schema)):
 		result, errCode, reason = "Skipped", "NotEffectivelyEntitled", "The user is not assigned to the application, so the synchronization cycle would not provision them either."
 	default:
 		created, failure := s.provisionUser(c.tenant, sp, j, u)
@@ -509,7 +479,13 @@ func (s *Server) provisionUser(source *tenant, sp *servicePrincipal, j *job, u *
 	}
 	for _, tu := range target.users {
 		if tu.externalTenant == source.id && tu.externalUser == u.id {
-			return false, [2]string{}
+			if !tu.deleted {
+				return false, [2]string{}
+			}
+			// Back in scope within 30 days: the soft-deleted user is restored.
+			tu.deleted = false
+			source.logs.add(s.newRecord(source, target, sp, j, u, "update", "success", "", "", tu.id))
+			return true, [2]string{}
 		}
 	}
 	nu := &user{id: newID(), displayName: u.displayName, upn: strings.ReplaceAll(u.upn, "@", "_") + "#EXT#@" + target.domain,

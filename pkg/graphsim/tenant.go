@@ -21,6 +21,8 @@ var AllPermissions = []string{
 	"Synchronization.Read.All",
 	"Synchronization.ReadWrite.All",
 	"AuditLog.Read.All",
+	"User.Read.All",
+	"GroupMember.Read.All",
 }
 
 // TenantSpec describes a tenant to create.
@@ -37,6 +39,10 @@ type UserSpec struct {
 	ID                string
 	DisplayName       string
 	UserPrincipalName string
+	// Attributes are further user properties (department, employeeId,
+	// accountEnabled, …): readable with $select, evaluated by scoping
+	// filters.
+	Attributes map[string]any
 }
 
 // GroupSpec is a security group; Members are user ids.
@@ -63,6 +69,9 @@ type tenant struct {
 
 type user struct {
 	id, displayName, upn, userType string
+	attrs                          map[string]any
+	// deleted is a soft delete: the user is in deleted items for 30 days.
+	deleted bool
 	// externalOf is the source tenant and user a B2B member was synchronized from.
 	externalTenant, externalUser string
 	created                      time.Time
@@ -110,7 +119,8 @@ func (s *Server) AddTenant(spec TenantSpec) {
 		t.grants[p] = true
 	}
 	for _, u := range spec.Users {
-		t.users[strings.ToLower(u.ID)] = &user{id: strings.ToLower(u.ID), displayName: u.DisplayName, upn: u.UserPrincipalName, userType: "Member", created: s.now()}
+		t.users[strings.ToLower(u.ID)] = &user{id: strings.ToLower(u.ID), displayName: u.DisplayName, upn: u.UserPrincipalName, userType: "Member",
+			attrs: u.Attributes, created: s.now()}
 	}
 	for _, g := range spec.Groups {
 		t.groups[strings.ToLower(g.ID)] = &group{id: strings.ToLower(g.ID), displayName: g.DisplayName, members: lowerAll(g.Members)}
@@ -210,6 +220,7 @@ type UserView struct {
 	UserType       string `json:"userType"`
 	ExternalTenant string `json:"externalTenant,omitempty"`
 	ExternalUser   string `json:"externalUser,omitempty"`
+	Deleted        bool   `json:"deleted,omitempty"`
 }
 
 // Tenant returns a snapshot of a tenant's state, sorted for stable comparison.
@@ -244,7 +255,7 @@ func (s *Server) Tenant(id string) Snapshot {
 			snap.ServicePrincipals = append(snap.ServicePrincipals, v)
 		}
 		for _, u := range t.users {
-			snap.Users = append(snap.Users, UserView{ID: u.id, DisplayName: u.displayName, UserType: u.userType, ExternalTenant: u.externalTenant, ExternalUser: u.externalUser})
+			snap.Users = append(snap.Users, UserView{ID: u.id, DisplayName: u.displayName, UserType: u.userType, ExternalTenant: u.externalTenant, ExternalUser: u.externalUser, Deleted: u.deleted})
 		}
 	})
 	sort.Slice(snap.Partners, func(i, j int) bool { return snap.Partners[i].TenantID < snap.Partners[j].TenantID })

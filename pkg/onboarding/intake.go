@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,6 +34,9 @@ type Request struct {
 	Users          []string
 	Groups         []string
 	RequestedBy    string
+	// Configuration is a desired-state file's pair configuration (apply);
+	// nil for `ctsync onboard`.
+	Configuration *events.Configuration
 }
 
 // Submit validates a request, records it and posts onboarding.requested.
@@ -42,7 +46,7 @@ func (in Intake) Submit(ctx context.Context, r Request) (string, error) {
 	data := events.Onboarding{
 		OnboardingID: id, SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)),
 		TargetTenantID: strings.ToLower(strings.TrimSpace(r.TargetTenantID)), ConfigurationName: strings.TrimSpace(r.Name),
-		Users: lowerAll(r.Users), Groups: lowerAll(r.Groups), RequestedBy: r.RequestedBy,
+		Users: lowerAll(r.Users), Groups: lowerAll(r.Groups), RequestedBy: r.RequestedBy, Configuration: r.Configuration,
 	}
 	ev, err := events.New(events.OnboardingRequested, data)
 	if err != nil {
@@ -91,6 +95,9 @@ func (in Intake) Accept(ctx context.Context, ev events.Event) (string, error) {
 		RequestedBy: data.RequestedBy, State: store.StateRequested}); err != nil {
 		return "", err
 	}
+	if err := in.recordDesired(ctx, *data); err != nil {
+		return "", err
+	}
 	if err := in.Queue.Publish(ctx, out...); err != nil {
 		return "", err
 	}
@@ -122,4 +129,36 @@ func lowerAll(in []string) []string {
 		}
 	}
 	return out
+}
+
+// pairRecords is the part of the store that keeps each pair's record.
+type pairRecords interface {
+	UpdatePair(ctx context.Context, source, target string, fn func(p *store.Pair) error) (store.Pair, error)
+}
+
+// Desired is what a pair's record keeps of an apply: the drift timer
+// compares the tenants with it on any host, without the file.
+type Desired struct {
+	ConfigurationName string               `json:"configurationName"`
+	Users             []string             `json:"users"`
+	Groups            []string             `json:"groups,omitempty"`
+	Configuration     events.Configuration `json:"configuration"`
+}
+
+// recordDesired records an applied pair's desired configuration in its
+// pair record, before the chain starts making it so.
+func (in Intake) recordDesired(ctx context.Context, data events.Onboarding) error {
+	pairs, ok := in.Progress.(pairRecords)
+	if data.Configuration == nil || !ok {
+		return nil
+	}
+	raw, err := json.Marshal(Desired{ConfigurationName: data.ConfigurationName, Users: data.Users, Groups: data.Groups, Configuration: *data.Configuration})
+	if err != nil {
+		return err
+	}
+	_, err = pairs.UpdatePair(ctx, data.SourceTenantID, data.TargetTenantID, func(p *store.Pair) error {
+		p.Desired, p.AppliedAt = raw, time.Now().UTC()
+		return nil
+	})
+	return err
 }

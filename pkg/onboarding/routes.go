@@ -34,7 +34,8 @@ func Routes(s *steps.Steps) []chain.Route {
 		{On: events.SourceCredentialsValidated, Step: "ensure-sync-job", Title: "source: Azure2Azure synchronization job", Handle: steps.Handle(s.EnsureSyncJob)},
 		{On: events.SourceJobEnsured, Step: "ensure-secrets", Title: "source: save the job's credentials", Handle: steps.Handle(s.EnsureSecrets)},
 		{On: events.SourceSecretsEnsured, Step: "ensure-assignments", Title: "source: assign users and groups", Handle: steps.Handle(s.EnsureAssignments)},
-		{On: events.SourceAssignmentsEnsured, Step: "provision-on-demand", Title: "source: provision the first user on demand", Handle: steps.Handle(s.ProvisionOnDemand)},
+		{On: events.SourceAssignmentsEnsured, Step: "ensure-schema", Title: "source: scoping filters and attribute mappings in the job's schema", Handle: steps.Handle(s.EnsureSchema)},
+		{On: events.SourceSchemaEnsured, Step: "provision-on-demand", Title: "source: provision the first user on demand", Handle: steps.Handle(s.ProvisionOnDemand)},
 		{On: events.SourceOnDemandProvisioned, Step: "start-job", Title: "source: start the synchronization job", Handle: steps.Handle(s.StartJob)},
 		{On: events.SourceJobStarted, Step: "read-job-status", Title: "source: read the job's first status", Handle: steps.Handle(s.ReadJobStatus)},
 	}

@@ -13,7 +13,9 @@ import (
 
 // EnsureAssignments assigns every requested user and group to the
 // configuration app's msiam_access role (step 10): only assigned principals
-// are in the job's scope.
+// are in the job's scope. A desired-state file's pair is the whole truth
+// (exactAssignments): assignments it does not list are removed, after
+// `plan` showed the users who leave the scope with them.
 func (s *Steps) EnsureAssignments(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, err := s.source(ctx, in)
 	if err != nil {
@@ -27,10 +29,23 @@ func (s *Steps) EnsureAssignments(ctx context.Context, in events.Onboarding) (ou
 		return outcome.Result{}, err
 	}
 	assigned := map[string]bool{}
+	wanted := map[string]bool{}
+	for _, principal := range append(append([]string(nil), in.Users...), in.Groups...) {
+		wanted[strings.ToLower(principal)] = true
+	}
+	removed := 0
 	for _, a := range current {
-		if strings.EqualFold(a.AppRoleID, in.AppRoleID) {
-			assigned[strings.ToLower(a.PrincipalID)] = true
+		if !strings.EqualFold(a.AppRoleID, in.AppRoleID) {
+			continue
 		}
+		if in.Configuration != nil && in.Configuration.ExactAssignments && !wanted[strings.ToLower(a.PrincipalID)] {
+			if err := source.Unassign(ctx, in.ServicePrincipalID, a.ID); err != nil && !fault.Is(err, fault.NotFound) {
+				return outcome.Result{}, err
+			}
+			removed++
+			continue
+		}
+		assigned[strings.ToLower(a.PrincipalID)] = true
 	}
 	added, present := 0, 0
 	for _, principal := range append(append([]string(nil), in.Users...), in.Groups...) {
@@ -54,7 +69,11 @@ func (s *Steps) EnsureAssignments(ctx context.Context, in events.Onboarding) (ou
 			return outcome.Result{}, err
 		}
 	}
-	note.Add(ctx, "assigned %d principal(s), %d already assigned", added, present)
+	if removed > 0 {
+		note.Add(ctx, "assigned %d principal(s), %d already assigned, removed %d not in the file", added, present, removed)
+	} else {
+		note.Add(ctx, "assigned %d principal(s), %d already assigned", added, present)
+	}
 	return emit(events.SourceAssignmentsEnsured, in)
 }
 

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/ctsync/ctsync/events"
@@ -24,7 +25,9 @@ func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) (outcome.
 
 	var out []events.Event
 	quarantined := job.Quarantine != nil || job.StatusCode == "Quarantine"
-	if quarantined && prev.StatusCode != "Quarantine" {
+	// The first check alerts on a quarantine read-job-status already saw:
+	// that step reports status, it raises no alert.
+	if quarantined && (prev.StatusCode != "Quarantine" || prev.Check == 1) {
 		q := events.Quarantined{JobStatus: st, QuarantineReason: "Unknown"}
 		if job.Quarantine != nil {
 			q.QuarantineReason = wordOr(job.Quarantine.Reason, "Unknown")
@@ -35,6 +38,12 @@ func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) (outcome.
 			}
 		}
 		q.Remedy = QuarantineRemedy(q.QuarantineReason)
+		if q.QuarantineReason == "TooManyDeletes" {
+			q.Remedy = fmt.Sprintf("A cycle would delete at least the accidental-deletion threshold's number of users, so it deleted nobody and waits for a person. "+
+				"Review who would go: `ctsync logs --config %s` shows them as StagedDelete, `ctsync plan -f FILE` lists the users who left the scope. "+
+				"If the deletions are intended, approve them: `ctsync approve-deletes --source-tenant %s --target-tenant %s --name %q` (a restart with ForceDeletes). "+
+				"If not, restore the assignments or filters (apply the previous file) and restart the job.", st.ServicePrincipalID, st.SourceTenantID, st.TargetTenantID, st.ConfigurationName)
+		}
 		note.Add(ctx, "job entered quarantine (%s)", q.QuarantineReason)
 		out = append(out, events.MustNew(events.SyncQuarantined, q))
 	}

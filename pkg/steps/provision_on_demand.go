@@ -26,6 +26,10 @@ func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) (ou
 		note.Add(ctx, "job already started; its cycles provision every assigned user")
 		return emit(events.SourceOnDemandProvisioned, in)
 	}
+	if c := in.Configuration; c != nil && c.ProvisionOnDemand != nil && !*c.ProvisionOnDemand {
+		note.Add(ctx, "provision on demand turned off for this pair (provisionOnDemand: false)")
+		return emit(events.SourceOnDemandProvisioned, in)
+	}
 	rules, err := source.SynchronizationRules(ctx, in.ServicePrincipalID, in.JobID)
 	if err != nil {
 		return outcome.Result{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/ctsync/ctsync/events"
@@ -13,13 +14,21 @@ import (
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
-// notificationSettings turns off Entra's provisioning e-mails; ctsync's
-// monitor reports quarantine within one interval instead of a day.
-const notificationSettings = `{"Enabled":false,"DeleteThresholdEnabled":false,"HumanResourcesLookaheadQueryEnabled":false}`
+// notificationSettings turns off Entra's provisioning e-mails (ctsync's
+// monitor reports quarantine within one interval instead of a day) and
+// keeps the accidental-deletion threshold on: a cycle that would delete
+// that many users waits for a person.
+func notificationSettings(in events.Onboarding) string {
+	threshold := events.DefaultDeleteThreshold
+	if in.Configuration != nil && in.Configuration.DeleteThreshold > 0 {
+		threshold = in.Configuration.DeleteThreshold
+	}
+	return fmt.Sprintf(`{"Enabled":false,"DeleteThresholdEnabled":true,"DeleteThresholdValue":%d,"HumanResourcesLookaheadQueryEnabled":false}`, threshold)
+}
 
 func jobSecrets(in events.Onboarding) []entra.Secret {
 	return append(syncCredentials(in),
-		entra.Secret{Key: "SyncNotificationSettings", Value: notificationSettings},
+		entra.Secret{Key: "SyncNotificationSettings", Value: entra.Redacted(notificationSettings(in))},
 		entra.Secret{Key: "SyncAll", Value: "false"},
 	)
 }
@@ -59,6 +68,17 @@ func (s *Steps) EnsureSecrets(ctx context.Context, in events.Onboarding) (outcom
 	if err := s.intents.CompleteIntent(ctx, key, want, s.now()); err != nil {
 		return outcome.Result{}, err
 	}
-	note.Add(ctx, "saved credentials (CompanyId, AuthenticationType=SyncPolicy, notifications off)")
+	note.Add(ctx, "saved credentials (CompanyId, AuthenticationType=SyncPolicy, notifications off, delete threshold on)")
 	return emit(events.SourceSecretsEnsured, in)
+}
+
+// SavedSecretsMatch reports whether the secrets EnsureSecrets would save
+// for in are the ones it saved last, by the digest it keeps; known is false
+// when ctsync has no record of saving any (plan shows them as to save).
+func SavedSecretsMatch(ctx context.Context, intents store.Intents, in events.Onboarding) (same, known bool, err error) {
+	saved, ok, err := intents.Intent(ctx, "secrets/"+strings.ToLower(in.ServicePrincipalID))
+	if err != nil || !ok || saved.State != store.IntentDone {
+		return false, false, err
+	}
+	return saved.ObjectID == digest(jobSecrets(in)), true, nil
 }

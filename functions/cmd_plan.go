@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/desired"
+	"github.com/ctsync/ctsync/pkg/graph"
+	"github.com/ctsync/ctsync/pkg/localdb"
+	"github.com/ctsync/ctsync/pkg/onboarding"
+	"github.com/ctsync/ctsync/pkg/plan"
+	"github.com/ctsync/ctsync/pkg/steps"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+// runPlan reads both tenants of every pair in the file and prints what
+// apply would change; it writes nothing. Exit 0: nothing to change, 2:
+// changes pending, 1: error.
+func runPlan(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("plan")
+	file := fs.String("f", "", "the desired-state file (YAML or JSON; schema: pkg/desired/schema.json)")
+	out := outputFlag(fs)
+	if _, err := env.parse(fs, args); err != nil {
+		return err
+	}
+	_, p, err := makePlan(ctx, env, *file)
+	if err != nil {
+		return err
+	}
+	if *out == outputJSON {
+		if err := writeJSON(env.stdout, planJSON{Plan: p, Pending: p.Pending(), Removes: p.Removes()}); err != nil {
+			return err
+		}
+	} else {
+		plan.Text(env.stdout, p)
+	}
+	if p.Pending() {
+		return errChangesPending
+	}
+	return nil
+}
+
+type planJSON struct {
+	plan.Plan
+	Pending bool `json:"pending"`
+	Removes bool `json:"removes"`
+}
+
+// makePlan loads the file, checks its tenants against the allow-list and
+// plans it with the Graph settings of the environment. The local state, when
+// there is one, tells whether saved secrets changed.
+func makePlan(ctx context.Context, env *environment, path string) (*desired.File, plan.Plan, error) {
+	if strings.TrimSpace(path) == "" {
+		return nil, plan.Plan{}, fmt.Errorf("%w: -f FILE is required", errUsage)
+	}
+	f, err := desired.Load(path)
+	if err != nil {
+		return nil, plan.Plan{}, err
+	}
+	allowed, err := env.allowedTenants()
+	if err != nil {
+		return nil, plan.Plan{}, err
+	}
+	for i, p := range f.Pairs {
+		if err := allowed.Check(p.SourceTenant, p.TargetTenant); err != nil {
+			return nil, plan.Plan{}, fmt.Errorf("pairs[%d]: %w", i, err)
+		}
+	}
+	cfg, err := env.appConfig(env.logger(slog.LevelError))
+	if err != nil {
+		return nil, plan.Plan{}, err
+	}
+	gc, err := graph.New(cfg.Graph)
+	if err != nil {
+		return nil, plan.Plan{}, err
+	}
+	planner := plan.Planner{Dirs: gc}
+	st, err := app.OpenState(env.stateDir(), localdb.Options{ExistingOnly: true})
+	if err == nil {
+		defer st.Close()
+		planner.Secrets = func(ctx context.Context, in events.Onboarding) (bool, bool, error) {
+			return steps.SavedSecretsMatch(ctx, st.Store, in)
+		}
+	}
+	p, err := planner.Make(ctx, f)
+	return f, p, err
+}
+
+// runApply prints the plan, asks when it removes anything, then posts one
+// onboarding.requested per pair that needs a change, carrying its whole
+// desired configuration; the chain brings each pair to it. With --wait it
+// runs the local queue until every one converged.
+func runApply(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("apply")
+	file := fs.String("f", "", "the desired-state file (YAML or JSON; schema: pkg/desired/schema.json)")
+	yes := fs.Bool("yes", false, "proceed without asking, even when the plan removes users or assignments")
+	wait := fs.Bool("wait", false, "run the chain here until every pair converged or failed")
+	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, stop waiting after this long (the onboardings go on under ctsync serve)")
+	if _, err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if err := positive("timeout", *timeout); err != nil {
+		return err
+	}
+	if flagSet(fs, "timeout") && !*wait {
+		return fmt.Errorf("%w: --timeout only applies with --wait", errUsage)
+	}
+	f, p, err := makePlan(ctx, env, *file)
+	if err != nil {
+		return err
+	}
+	plan.Text(env.stdout, p)
+	if !p.Pending() {
+		fmt.Fprintln(env.stdout, "\nnothing to apply: every pair is as the file says")
+		return nil
+	}
+	if p.Removes() && !*yes {
+		if err := confirm(env.stdout, os.Stdin); err != nil {
+			return err
+		}
+	}
+	var ids []string
+	var names []string
+	submit := func(intake onboarding.Intake) error {
+		for i, pair := range f.Pairs {
+			if !p.Pairs[i].Pending() {
+				continue
+			}
+			cfg := pair.Configuration()
+			id, err := intake.Submit(ctx, onboarding.Request{SourceTenantID: pair.SourceTenant, TargetTenantID: pair.TargetTenant, Name: pair.Name,
+				Users: pair.Users, Groups: pair.Groups, RequestedBy: "ctsync apply -f " + *file, Configuration: &cfg})
+			if err != nil {
+				return fmt.Errorf("pairs[%d] (%s): %w", i, pair.Name, err)
+			}
+			ids, names = append(ids, id), append(names, pair.Name)
+			fmt.Fprintf(env.stdout, "queued onboarding %s for %q\n", id, pair.Name)
+		}
+		return nil
+	}
+	if !*wait {
+		intake, closeState, err := localIntake(env)
+		if err != nil {
+			return err
+		}
+		defer closeState()
+		if err := submit(intake); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "run `ctsync serve` to carry them out, or apply with --wait; `ctsync status` follows them\n")
+		return nil
+	}
+	cfg, err := env.appConfig(env.logger(slog.LevelError))
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := submit(a.Intake); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	return waitForAll(ctx, env.stdout, a, ids, names)
+}
+
+// confirm asks a person at a terminal to type yes; without a terminal it
+// refuses, since nobody could have read the plan.
+func confirm(w io.Writer, in *os.File) error {
+	return confirmWith(w, in, "\nThe plan above removes users or assignments. Type yes to apply it: ")
+}
+
+func confirmWith(w io.Writer, in *os.File, question string) error {
+	if !isTerminal(in) {
+		return fmt.Errorf("%w: this removes users and there is no terminal to ask; read what it shows, then run it again with --yes", plan.ErrRemovalsNeedConsent)
+	}
+	fmt.Fprint(w, question)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return errors.New("cancelled: nothing was changed")
+	}
+	return nil
+}
+
+// waitForAll runs the local host until every onboarding finished, printing
+// each as it ends; it fails naming every pair that failed and its step.
+func waitForAll(ctx context.Context, w io.Writer, a *app.Local, ids, names []string) error {
+	done := map[string]bool{}
+	var failed []string
+	err := a.Host.RunUntil(ctx, func(ctx context.Context) (bool, error) {
+		for i, id := range ids {
+			if done[id] {
+				continue
+			}
+			o, _, err := a.Store.GetOnboarding(ctx, id)
+			if err != nil {
+				return false, err
+			}
+			if !o.State.Finished() {
+				continue
+			}
+			done[id] = true
+			if o.State == store.StateFailed {
+				failed = append(failed, fmt.Sprintf("%q failed at step %s: %s", names[i], o.Step, o.Detail))
+				fmt.Fprintf(w, "✗ %q failed at step %s: %s\n", names[i], o.Step, o.Detail)
+				if o.Remedy != "" {
+					fmt.Fprintf(w, "  to fix: %s\n", o.Remedy)
+				}
+			} else {
+				fmt.Fprintf(w, "✓ %q converged (job %s: %s)\n", names[i], o.JobID, o.JobStatus)
+			}
+		}
+		return len(done) == len(ids), nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stopped waiting with %d of %d pair(s) unfinished; they continue with `ctsync serve`", len(ids)-len(done), len(ids))
+	}
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d pair(s) failed: %s", len(failed), strings.Join(failed, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,435 @@
+// Package plan compares a desired-state file with the tenants and says what
+// `ctsync apply` would change, setting by setting, and — before anything is
+// written — which users would leave the synchronization scope, and so be
+// soft-deleted in the target by the job's next cycle. It only reads.
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/desired"
+	"github.com/ctsync/ctsync/pkg/entra"
+	"github.com/ctsync/ctsync/pkg/fault"
+)
+
+// Action is what apply does to a setting.
+type Action string
+
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Remove Action = "remove"
+	// Unobservable settings cannot be read back from Graph (secrets).
+	Unobservable Action = "not-observable"
+)
+
+// Change is one setting apply would write.
+type Change struct {
+	Tenant  string `json:"tenant"` // source or target
+	Setting string `json:"setting"`
+	Action  Action `json:"action"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
+}
+
+// User is a user named in the deletion preview.
+type User struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+// Pair is the plan of one pair of the file.
+type Pair struct {
+	Name            string   `json:"name"`
+	SourceTenantID  string   `json:"sourceTenantId"`
+	TargetTenantID  string   `json:"targetTenantId"`
+	Changes         []Change `json:"changes"`
+	InScopeNow      int      `json:"inScopeNow"`
+	InScopeAfter    int      `json:"inScopeAfter"`
+	Leaving         []User   `json:"leaving"`
+	DeleteThreshold int      `json:"deleteThreshold"`
+	// OverThreshold: the leaving users reach the threshold, so the job will
+	// stop in quarantine (TooManyDeletes) until a person approves.
+	OverThreshold bool     `json:"overThreshold"`
+	Notes         []string `json:"notes,omitempty"`
+}
+
+// Plan is the whole file's plan.
+type Plan struct {
+	Pairs []Pair `json:"pairs"`
+}
+
+// Pending reports whether apply would write anything.
+func (p Plan) Pending() bool {
+	for _, pp := range p.Pairs {
+		if pp.Pending() {
+			return true
+		}
+	}
+	return false
+}
+
+// Pending reports whether apply would write anything for this pair.
+func (p Pair) Pending() bool {
+	for _, c := range p.Changes {
+		if c.Action != Unobservable {
+			return true
+		}
+	}
+	return false
+}
+
+// Removes reports whether applying removes anything: users leaving scope or
+// assignments.
+func (p Plan) Removes() bool {
+	for _, pp := range p.Pairs {
+		if len(pp.Leaving) > 0 {
+			return true
+		}
+		for _, c := range pp.Changes {
+			if c.Action == Remove {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SecretsDigest answers whether the secrets ctsync would save for a pair
+// are the ones it saved last (compared through the digest it keeps, since
+// Graph cannot read secrets back); known is false when it has no record.
+type SecretsDigest func(ctx context.Context, in events.Onboarding) (same, known bool, err error)
+
+// Planner reads the tenants through dirs.
+type Planner struct {
+	Dirs    entra.Directories
+	Secrets SecretsDigest // nil: secrets are reported as not observable
+}
+
+// Make plans every pair of the file.
+func (pl Planner) Make(ctx context.Context, f *desired.File) (Plan, error) {
+	out := Plan{Pairs: []Pair{}}
+	for i, p := range f.Pairs {
+		pp, err := pl.pair(ctx, p)
+		if err != nil {
+			return Plan{}, fmt.Errorf("pairs[%d] (%s): %w", i, p.Name, err)
+		}
+		out.Pairs = append(out.Pairs, pp)
+	}
+	return out, nil
+}
+
+func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
+	cfg := p.Configuration()
+	src, dst := strings.ToLower(p.SourceTenant), strings.ToLower(p.TargetTenant)
+	out := Pair{Name: p.Name, SourceTenantID: src, TargetTenantID: dst, Changes: []Change{}, Leaving: []User{}, DeleteThreshold: cfg.DeleteThreshold}
+	add := func(tenant, setting string, a Action, from, to string) {
+		out.Changes = append(out.Changes, Change{Tenant: tenant, Setting: setting, Action: a, From: from, To: to})
+	}
+	target, err := pl.Dirs.Tenant(ctx, dst)
+	if err != nil {
+		return out, err
+	}
+	source, err := pl.Dirs.Tenant(ctx, src)
+	if err != nil {
+		return out, err
+	}
+
+	// Target: partner configuration, identity synchronization, inbound auto-redeem.
+	partner, err := target.GetPartner(ctx, src)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		add("target", "partner configuration for "+src, Create, "", "exists")
+		add("target", "automaticUserConsentSettings.inboundAllowed", Create, "", "true")
+	case err != nil:
+		return out, err
+	default:
+		if partner.Inbound == nil || !*partner.Inbound {
+			add("target", "automaticUserConsentSettings.inboundAllowed", Update, flag(partner.Inbound), "true")
+		}
+	}
+	sync, err := target.GetIdentitySync(ctx, src)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		add("target", "identitySynchronization.userSyncInbound.isSyncAllowed", Create, "", "true")
+	case err != nil:
+		return out, err
+	case !sync.SyncAllowed:
+		add("target", "identitySynchronization.userSyncInbound.isSyncAllowed", Update, "false", "true")
+	}
+
+	// Source: partner configuration, outbound auto-redeem.
+	spartner, err := source.GetPartner(ctx, dst)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		add("source", "partner configuration for "+dst, Create, "", "exists")
+		add("source", "automaticUserConsentSettings.outboundAllowed", Create, "", "true")
+	case err != nil:
+		return out, err
+	default:
+		if spartner.Outbound == nil || !*spartner.Outbound {
+			add("source", "automaticUserConsentSettings.outboundAllowed", Update, flag(spartner.Outbound), "true")
+		}
+	}
+
+	// Source: the configuration app, its job, secrets, assignments, schema.
+	wantPrincipals := map[string]bool{}
+	for _, id := range append(slices.Clone(p.Users), p.Groups...) {
+		wantPrincipals[strings.ToLower(id)] = true
+	}
+	sps, err := source.FindServicePrincipals(ctx, entra.CrossTenantSyncTemplateID, p.Name)
+	if err != nil {
+		return out, err
+	}
+	var spID string
+	var job *entra.Job
+	var schema *entra.Schema
+	var current []entra.Assignment
+	switch len(sps) {
+	case 0:
+		add("source", "configuration app "+fmt.Sprintf("%q", p.Name), Create, "", "from template "+entra.CrossTenantSyncTemplateID)
+	case 1:
+		spID = sps[0].ID
+	default:
+		return out, fmt.Errorf("the source tenant has %d configuration apps named %q; rename or delete the extra ones", len(sps), p.Name)
+	}
+	if spID != "" {
+		jobs, err := source.ListJobs(ctx, spID)
+		if err != nil {
+			return out, err
+		}
+		for i := range jobs {
+			if jobs[i].TemplateID == entra.SyncJobTemplateID {
+				job = &jobs[i]
+				break
+			}
+		}
+		if current, err = source.ListAssignments(ctx, spID); err != nil {
+			return out, err
+		}
+	}
+	if job == nil {
+		add("source", "synchronization job", Create, "", entra.SyncJobTemplateID)
+	} else {
+		if schema, err = source.GetSchema(ctx, spID, job.ID); err != nil {
+			return out, err
+		}
+		if job.ScheduleState != "Active" {
+			add("source", "synchronization job schedule", Update, job.ScheduleState, "Active (started)")
+		}
+	}
+
+	in := p.Onboarding("", "")
+	in.ServicePrincipalID = spID
+	secretsSame, secretsKnown := false, false
+	if pl.Secrets != nil && spID != "" {
+		if secretsSame, secretsKnown, err = pl.Secrets(ctx, in); err != nil {
+			return out, err
+		}
+	}
+	switch {
+	case secretsKnown && secretsSame:
+		out.Notes = append(out.Notes, "secrets (credentials, delete threshold) cannot be read back from Graph; the digest ctsync keeps of what it saved matches")
+	case secretsKnown:
+		add("source", "secrets (CompanyId, SyncNotificationSettings with deleteThreshold)", Update, "saved differently", fmt.Sprintf("deleteThreshold %d", cfg.DeleteThreshold))
+	case spID == "" || job == nil:
+		add("source", "secrets (CompanyId, SyncNotificationSettings with deleteThreshold)", Create, "", fmt.Sprintf("deleteThreshold %d", cfg.DeleteThreshold))
+	default:
+		add("source", "secrets", Unobservable, "", fmt.Sprintf("saved unless ctsync's digest shows them saved already (deleteThreshold %d)", cfg.DeleteThreshold))
+	}
+
+	// Assignments: the file is the whole truth.
+	have := map[string]entra.Assignment{}
+	for _, a := range current {
+		have[strings.ToLower(a.PrincipalID)] = a
+	}
+	for _, id := range sortedKeys(wantPrincipals) {
+		if _, ok := have[id]; !ok {
+			add("source", "assignment "+kindOf(id, p.Groups)+" "+id, Create, "", "assigned")
+		}
+	}
+	for _, id := range sortedKeys(have) {
+		if !wantPrincipals[id] {
+			add("source", "assignment "+strings.ToLower(have[id].PrincipalType)+" "+id, Remove, "assigned", "")
+		}
+	}
+
+	// Schema: the filters and mappings the file asks for.
+	var nowFilters []events.ScopingFilter
+	if schema != nil {
+		scope, err := schema.CurrentScope()
+		if err != nil {
+			return out, err
+		}
+		nowFilters = scope.Filters
+		changes, err := schema.Clone().Apply(cfg)
+		if err != nil {
+			return out, err
+		}
+		for _, c := range changes {
+			add("source", c.Setting, Update, c.From, c.To)
+		}
+	} else {
+		if cfg.ScopingFilters != nil {
+			add("source", "scopingFilters", Create, "", entra.DescribeFilters(*cfg.ScopingFilters))
+		}
+		for _, m := range cfg.AttributeMappings {
+			add("source", "attributeMapping "+m.Target, Create, "", mappingText(m))
+		}
+	}
+
+	// Deletion preview: who is in scope now, who will be.
+	afterFilters := nowFilters
+	if cfg.ScopingFilters != nil {
+		afterFilters = *cfg.ScopingFilters
+	}
+	nowAssigned := map[string]string{} // principal id → type
+	for id, a := range have {
+		nowAssigned[id] = a.PrincipalType
+	}
+	afterAssigned := map[string]string{}
+	for _, id := range p.Users {
+		afterAssigned[strings.ToLower(id)] = "User"
+	}
+	for _, id := range p.Groups {
+		afterAssigned[strings.ToLower(id)] = "Group"
+	}
+	props := attributesOf(nowFilters, afterFilters)
+	users := map[string]entra.User{}
+	var mu userReader = userReader{dir: source, props: props, users: users}
+	nowScope, err := mu.inScope(ctx, nowAssigned, nowFilters)
+	if err != nil {
+		return out, err
+	}
+	afterScope, err := mu.inScope(ctx, afterAssigned, afterFilters)
+	if err != nil {
+		return out, err
+	}
+	out.InScopeNow, out.InScopeAfter = len(nowScope), len(afterScope)
+	if job == nil {
+		out.InScopeNow = 0 // nothing synchronizes yet, so nobody can leave
+		nowScope = map[string]bool{}
+	}
+	for _, id := range sortedKeys(nowScope) {
+		if !afterScope[id] {
+			out.Leaving = append(out.Leaving, User{ID: id, DisplayName: users[id].DisplayName})
+		}
+	}
+	out.OverThreshold = len(out.Leaving) >= cfg.DeleteThreshold
+	return out, nil
+}
+
+func flag(b *bool) string {
+	if b == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*b)
+}
+
+func kindOf(id string, groups []string) string {
+	for _, g := range groups {
+		if strings.EqualFold(g, id) {
+			return "group"
+		}
+	}
+	return "user"
+}
+
+func mappingText(m events.AttributeMapping) string {
+	when := "always"
+	if m.Apply == "onCreate" {
+		when = "on create"
+	}
+	if m.Constant != nil {
+		return fmt.Sprintf("constant %q (%s)", *m.Constant, when)
+	}
+	return fmt.Sprintf("%s (%s)", m.Source, when)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// userReader reads each user once, with the attributes the filters name.
+type userReader struct {
+	dir   entra.Directory
+	props []string
+	users map[string]entra.User
+}
+
+// inScope is CTS's scope: assigned directly or a direct member of an
+// assigned group, an internal member, and passing the scoping filters.
+func (r userReader) inScope(ctx context.Context, assigned map[string]string, filters []events.ScopingFilter) (map[string]bool, error) {
+	candidates := map[string]bool{}
+	for _, id := range sortedKeys(assigned) {
+		if strings.EqualFold(assigned[id], "Group") {
+			members, err := r.dir.ListGroupMembers(ctx, id, r.props)
+			if fault.Is(err, fault.NotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range members {
+				mid := strings.ToLower(m.ID)
+				r.users[mid] = m
+				candidates[mid] = true
+			}
+			continue
+		}
+		if _, ok := r.users[id]; !ok {
+			u, err := r.dir.GetUser(ctx, id, r.props)
+			if fault.Is(err, fault.NotFound) {
+				continue // a deleted user leaves scope anyway
+			}
+			if err != nil {
+				return nil, err
+			}
+			r.users[id] = u
+		}
+		candidates[id] = true
+	}
+	out := map[string]bool{}
+	for id := range candidates {
+		u := r.users[id]
+		if u.UserType != "" && !strings.EqualFold(u.UserType, "Member") {
+			continue // CTS synchronizes internal members only
+		}
+		if Passes(u, filters) {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+func attributesOf(sets ...[]events.ScopingFilter) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, fs := range sets {
+		for _, f := range fs {
+			for _, c := range f.Clauses {
+				if !seen[c.Attribute] {
+					seen[c.Attribute] = true
+					out = append(out, c.Attribute)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ErrRemovalsNeedConsent is returned by apply when the plan removes
+// something and nobody agreed.
+var ErrRemovalsNeedConsent = errors.New("the plan removes users or assignments")
