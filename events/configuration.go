@@ -120,8 +120,9 @@ func (c *Configuration) Validate(prefix string) error {
 	if c.ScopingFilters != nil {
 		names := map[string]bool{}
 		for i, f := range *c.ScopingFilters {
-			if strings.TrimSpace(f.Name) == "" || utf8.RuneCountInString(f.Name) > 128 || !textOK(f.Name) {
-				return invalid(at(".scopingFilters[%d].name", i), "needs a name of 1 to 128 printable characters")
+			name, _ := json.Marshal(f.Name)
+			if err := (field{kind: kindText, maxLen: 128}).check(at(".scopingFilters[%d].name", i), name); err != nil {
+				return err
 			}
 			if names[f.Name] {
 				return invalid(at(".scopingFilters[%d].name", i), "%q is used by another filter", f.Name)
@@ -212,15 +213,6 @@ func (cl FilterClause) validate(p string) error {
 		}
 	}
 	return nil
-}
-
-func textOK(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return utf8.ValidString(s)
 }
 
 // checkConfiguration is the event field rule for "configuration".

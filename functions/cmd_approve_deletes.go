@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/ctsync/ctsync/pkg/entra"
-	"github.com/ctsync/ctsync/pkg/graph"
 )
 
 // runApproveDeletes approves the deletions a job's accidental-deletion
@@ -39,11 +37,7 @@ func runApproveDeletes(ctx context.Context, env *environment, args []string) err
 	if err := allowed.Check(*source, *target); err != nil {
 		return err
 	}
-	cfg, err := env.appConfig(env.logger(slog.LevelError))
-	if err != nil {
-		return err
-	}
-	gc, err := graph.New(cfg.Graph)
+	gc, err := graphClient(env)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/app"
+	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
@@ -55,13 +56,7 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	if !*wait {
 		return queueOnboarding(ctx, env, req, *out)
 	}
-	// Progress lines are the output people read; only errors are logged
-	// beside them unless CTSYNC_LOG_LEVEL asks for more.
-	cfg, err := env.appConfig(env.logger(slog.LevelError))
-	if err != nil {
-		return err
-	}
-	a, err := app.Open(cfg)
+	a, err := openLocalHost(env)
 	if err != nil {
 		return err
 	}
@@ -247,4 +242,24 @@ func localIntake(env *environment) (onboarding.Intake, func() error, error) {
 		return onboarding.Intake{}, nil, err
 	}
 	return onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store, Allowed: allowed}, st.Close, nil
+}
+
+// openLocalHost opens the local host for a command that shows progress:
+// only errors are logged beside it unless CTSYNC_LOG_LEVEL asks for more.
+func openLocalHost(env *environment) (*app.Local, error) {
+	cfg, err := env.appConfig(env.logger(slog.LevelError))
+	if err != nil {
+		return nil, err
+	}
+	return app.Open(cfg)
+}
+
+// graphClient reaches Graph with the environment's settings, for commands
+// that only read or make one call.
+func graphClient(env *environment) (*graph.Client, error) {
+	cfg, err := env.appConfig(env.logger(slog.LevelError))
+	if err != nil {
+		return nil, err
+	}
+	return graph.New(cfg.Graph)
 }

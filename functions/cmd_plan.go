@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/desired"
-	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/plan"
@@ -75,11 +73,7 @@ func makePlan(ctx context.Context, env *environment, path string) (*desired.File
 			return nil, plan.Plan{}, fmt.Errorf("pairs[%d]: %w", i, err)
 		}
 	}
-	cfg, err := env.appConfig(env.logger(slog.LevelError))
-	if err != nil {
-		return nil, plan.Plan{}, err
-	}
-	gc, err := graph.New(cfg.Graph)
+	gc, err := graphClient(env)
 	if err != nil {
 		return nil, plan.Plan{}, err
 	}
@@ -124,7 +118,7 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 	if p.Removes() && !*yes {
-		if err := confirm(env.stdout, os.Stdin); err != nil {
+		if err := confirmWith(env.stdout, os.Stdin, "\nThe plan above removes users or assignments. Type yes to apply it: "); err != nil {
 			return err
 		}
 	}
@@ -158,11 +152,7 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(env.stdout, "run `ctsync serve` to carry them out, or apply with --wait; `ctsync status` follows them\n")
 		return nil
 	}
-	cfg, err := env.appConfig(env.logger(slog.LevelError))
-	if err != nil {
-		return err
-	}
-	a, err := app.Open(cfg)
+	a, err := openLocalHost(env)
 	if err != nil {
 		return err
 	}
@@ -175,12 +165,8 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 	return waitForAll(ctx, env.stdout, a, ids, names)
 }
 
-// confirm asks a person at a terminal to type yes; without a terminal it
-// refuses, since nobody could have read the plan.
-func confirm(w io.Writer, in *os.File) error {
-	return confirmWith(w, in, "\nThe plan above removes users or assignments. Type yes to apply it: ")
-}
-
+// confirmWith asks a person at a terminal to type yes; without a terminal
+// it refuses, since nobody could have read what is shown.
 func confirmWith(w io.Writer, in *os.File, question string) error {
 	if !isTerminal(in) {
 		return fmt.Errorf("%w: this removes users and there is no terminal to ask; read what it shows, then run it again with --yes", plan.ErrRemovalsNeedConsent)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/graphsim"
+	"github.com/ctsync/ctsync/pkg/localdb"
 )
 
 // simEnv runs the Graph emulator in this process (so the test can read its
@@ -42,6 +45,15 @@ pairs:
 		t.Fatal(err)
 	}
 	return path
+}
+
+func stateDirOf(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "CTSYNC_STATE_DIR="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func writes(sim *graphsim.Server, from int) []string {
@@ -104,6 +116,17 @@ func TestApplyPlanAndTheDeletionPreview(t *testing.T) {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
 	waitFor(t, "all four users in the target", func() bool { return len(deletedInTarget(sim)) == 4 })
+
+	// apply recorded the pair's desired configuration for the drift timer.
+	st, err := app.OpenState(stateDirOf(env), localdb.Options{ExistingOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, ok, err := st.Store.GetPair(context.Background(), graphsim.SampleSourceTenant, graphsim.SampleTargetTenant)
+	st.Close()
+	if err != nil || !ok || !strings.Contains(string(pair.Desired), `"deleteThreshold":500`) || !strings.Contains(string(pair.Desired), `"target":"employeeId"`) {
+		t.Fatalf("pair record %s, %v %v", pair.Desired, ok, err)
+	}
 
 	// The PUT carried the whole schema back with the mappings merged in.
 	jobID := sim.Tenant(graphsim.SampleSourceTenant).ServicePrincipals[0].Jobs[0].ID

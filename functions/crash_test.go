@@ -21,12 +21,19 @@ import (
 // with the settings that point the ctsync binary at it.
 func simulator(t *testing.T, opts graphsim.Options) (*graphsim.Server, []string) {
 	t.Helper()
+	sim, env := emptySimulator(t, opts)
+	sim.AddSampleTenants()
+	return sim, env
+}
+
+// emptySimulator is simulator without tenants.
+func emptySimulator(t *testing.T, opts graphsim.Options) (*graphsim.Server, []string) {
+	t.Helper()
 	sim, err := graphsim.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	sim.AddSampleTenants()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, sim.CA.CertPEM, 0o600); err != nil {
 		t.Fatal(err)

@@ -15,11 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/ctsync/ctsync/pkg/bus/sqs"
 	"github.com/ctsync/ctsync/pkg/emulators"
@@ -48,17 +46,8 @@ func TestTheLambdaFunctionUnderTheRuntimeInterfaceEmulator(t *testing.T) {
 		t.Fatalf("build bootstrap: %v\n%s", err, out)
 	}
 
-	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 300 * time.Millisecond, JobReplicationDelay: 300 * time.Millisecond,
+	sim, graphEnv := simulator(t, graphsim.Options{AppReplicationDelay: 300 * time.Millisecond, JobReplicationDelay: 300 * time.Millisecond,
 		CycleInterval: time.Second, InitialCycleDelay: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	sim.AddSampleTenants()
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, sim.CA.CertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
 
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -66,12 +55,7 @@ func TestTheLambdaFunctionUnderTheRuntimeInterfaceEmulator(t *testing.T) {
 	}
 	suffix := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	prefix, table, bucket := "rie"+suffix+"-", "rie-"+suffix, "rie-"+suffix
-	sqsClient := awssqs.NewFromConfig(awsCfg)
-	for _, q := range queueNames() {
-		if _, err := sqsClient.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(prefix + q)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sqsClient := createQueues(ctx, t, awsCfg, prefix)
 	if err := createTable(ctx, awsCfg, table); err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +63,8 @@ func TestTheLambdaFunctionUnderTheRuntimeInterfaceEmulator(t *testing.T) {
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(moto.Region)}}); err != nil {
 		t.Fatal(err)
 	}
-	env := append(moto.Env(), "HOME="+t.TempDir(), "PATH="+os.Getenv("PATH"),
+	env := append(append(moto.Env(), graphEnv...), "HOME="+t.TempDir(), "PATH="+os.Getenv("PATH"),
 		"CTSYNC_QUEUE_PREFIX="+prefix, "CTSYNC_STORE=dynamodb", "CTSYNC_DYNAMODB_TABLE="+table, "CTSYNC_S3_BUCKET="+bucket,
-		"AZURE_AUTHORITY_HOST="+sim.URL+"/", "CTSYNC_GRAPH_ENDPOINT="+sim.URL, "SSL_CERT_FILE="+caFile,
-		"AZURE_CLIENT_ID="+sim.ClientID(), "AZURE_CLIENT_SECRET="+sim.ClientSecret(),
 		"CTSYNC_REPLICATION_POLL=200ms", "CTSYNC_MONITOR_INTERVAL=1s", "CTSYNC_RETRY_BASE_DELAY=200ms", "CTSYNC_RETRY_MAX_DELAY=1s",
 		"CTSYNC_MAX_ATTEMPTS=30", "CTSYNC_LOG_LEVEL=warn")
 	rie := emulators.StartRIE(t, bootstrap, env)

@@ -51,17 +51,9 @@ func scaleOut(t *testing.T, backend string, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
-	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: 200 * time.Millisecond, JobReplicationDelay: 200 * time.Millisecond,
+	sim, graphEnv := emptySimulator(t, graphsim.Options{AppReplicationDelay: 200 * time.Millisecond, JobReplicationDelay: 200 * time.Millisecond,
 		CycleInterval: 2 * time.Second, InitialCycleDelay: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
 	pairs := sim.AddTenantPairs(n)
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, sim.CA.CertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
 
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -69,16 +61,10 @@ func scaleOut(t *testing.T, backend string, n int) {
 	}
 	suffix := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	prefix := "scale" + suffix + "-"
-	sqsClient := awssqs.NewFromConfig(awsCfg)
-	for _, q := range queueNames() {
-		if _, err := sqsClient.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(prefix + q)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sqsClient := createQueues(ctx, t, awsCfg, prefix)
 
-	env := append(moto.Env(),
-		"CTSYNC_QUEUE_PREFIX="+prefix, "AZURE_AUTHORITY_HOST="+sim.URL+"/", "CTSYNC_GRAPH_ENDPOINT="+sim.URL, "SSL_CERT_FILE="+caFile,
-		"AZURE_CLIENT_ID="+sim.ClientID(), "AZURE_CLIENT_SECRET="+sim.ClientSecret(),
+	env := append(append(moto.Env(), graphEnv...),
+		"CTSYNC_QUEUE_PREFIX="+prefix,
 		"CTSYNC_REPLICATION_WINDOW=60s", "CTSYNC_REPLICATION_POLL=200ms", "CTSYNC_MONITOR_INTERVAL=1h",
 		"CTSYNC_RETRY_BASE_DELAY=200ms", "CTSYNC_RETRY_MAX_DELAY=2s", "CTSYNC_MAX_ATTEMPTS=60",
 		"CTSYNC_HARVEST_LEASE=3s", "CTSYNC_HARVEST_OVERLAP=1m", "CTSYNC_LOG_LEVEL=warn")
@@ -302,4 +288,16 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// createQueues creates the deployment's SQS queues under prefix.
+func createQueues(ctx context.Context, t *testing.T, cfg aws.Config, prefix string) *awssqs.Client {
+	t.Helper()
+	client := awssqs.NewFromConfig(cfg)
+	for _, q := range queueNames() {
+		if _, err := client.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(prefix + q)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return client
 }

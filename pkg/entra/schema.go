@@ -237,11 +237,8 @@ func (s *Schema) Apply(c events.Configuration) ([]Change, error) {
 			oldSource = map[string]any{}
 			existing["source"] = oldSource
 		}
-		for _, k := range []string{"type", "name", "expression"} {
+		for _, k := range []string{"type", "name", "expression", "parameters"} {
 			oldSource[k] = source[k]
-		}
-		if _, ok := oldSource["parameters"]; !ok || source["type"] != "Function" {
-			oldSource["parameters"] = []any{}
 		}
 		existing["flowType"] = flowType
 		changes = append(changes, Change{Setting: setting, From: from, To: describeMapping(source, flowType)})

@@ -18,6 +18,7 @@ import (
 	textserialization "github.com/microsoft/kiota-serialization-text-go"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/applicationtemplates"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/auditlogs"
+	"github.com/microsoftgraph/msgraph-beta-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/policies"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/serviceprincipals"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
@@ -190,6 +191,10 @@ func (d *directory) jobs(spID string) *serviceprincipals.ItemSynchronizationJobs
 }
 
 func (d *directory) fail(op entra.Op, err error) error { return classify(op, d.tenantID, err) }
+
+// errorMappings decodes every error answer of a request ctsync builds
+// itself as Graph's OData error, which classify reads.
+var errorMappings = abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
 
 func fnv32(s string) uint32 {
 	h := uint32(2166136261)

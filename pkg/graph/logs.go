@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/auditlogs"
-	"github.com/microsoftgraph/msgraph-beta-sdk-go/models/odataerrors"
 
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
@@ -42,11 +40,10 @@ func (d *directory) ProvisioningLogs(ctx context.Context, q entra.LogQuery, next
 	if err != nil {
 		return entra.LogPage{}, d.fail(entra.OpProvisioningLogs, err)
 	}
-	raw, err := d.adapter.SendPrimitive(ctx, ri, "[]byte", abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+	body, err := d.getRaw(ctx, entra.OpProvisioningLogs, ri)
 	if err != nil {
-		return entra.LogPage{}, d.fail(entra.OpProvisioningLogs, err)
+		return entra.LogPage{}, err
 	}
-	body, _ := raw.([]byte)
 	return decodeLogPage(body)
 }
 

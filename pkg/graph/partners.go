@@ -5,7 +5,6 @@ import (
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-beta-sdk-go/models/odataerrors"
 
 	"github.com/ctsync/ctsync/pkg/entra"
 )
@@ -85,6 +84,6 @@ func (d *directory) UpdateIdentitySync(ctx context.Context, partnerTenantID stri
 		return d.fail(entra.OpPatchIdentitySync, err)
 	}
 	ri.Method = abstractions.PATCH
-	err = d.adapter.SendNoContent(ctx, ri, abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+	err = d.adapter.SendNoContent(ctx, ri, errorMappings)
 	return d.fail(entra.OpPatchIdentitySync, err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -271,14 +272,7 @@ func (u *user) passes(om map[string]any) bool {
 		if len(groups) == 0 {
 			continue
 		}
-		any := false
-		for _, g := range groups {
-			if u.passesAll(g.clauses) {
-				any = true
-				break
-			}
-		}
-		if !any {
+		if !slices.ContainsFunc(groups, func(g simGroup) bool { return u.passesAll(g.clauses) }) {
 			return false
 		}
 	}

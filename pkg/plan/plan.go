@@ -300,14 +300,12 @@ func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 	for _, id := range p.Groups {
 		afterAssigned[strings.ToLower(id)] = "Group"
 	}
-	props := attributesOf(nowFilters, afterFilters)
-	users := map[string]entra.User{}
-	var mu userReader = userReader{dir: source, props: props, users: users}
-	nowScope, err := mu.inScope(ctx, nowAssigned, nowFilters)
+	reader := &userReader{dir: source, props: attributesOf(nowFilters, afterFilters), users: map[string]entra.User{}, members: map[string][]string{}}
+	nowScope, err := reader.inScope(ctx, nowAssigned, nowFilters)
 	if err != nil {
 		return out, err
 	}
-	afterScope, err := mu.inScope(ctx, afterAssigned, afterFilters)
+	afterScope, err := reader.inScope(ctx, afterAssigned, afterFilters)
 	if err != nil {
 		return out, err
 	}
@@ -318,7 +316,7 @@ func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 	}
 	for _, id := range sortedKeys(nowScope) {
 		if !afterScope[id] {
-			out.Leaving = append(out.Leaving, User{ID: id, DisplayName: users[id].DisplayName})
+			out.Leaving = append(out.Leaving, User{ID: id, DisplayName: reader.users[id].DisplayName})
 		}
 	}
 	out.OverThreshold = len(out.Leaving) >= cfg.DeleteThreshold
@@ -361,29 +359,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// userReader reads each user once, with the attributes the filters name.
+// userReader reads each user and each group's members once, with the
+// attributes the filters name: today's scope and the file's overlap.
 type userReader struct {
-	dir   entra.Directory
-	props []string
-	users map[string]entra.User
+	dir     entra.Directory
+	props   []string
+	users   map[string]entra.User
+	members map[string][]string // group id → member user ids
 }
 
 // inScope is CTS's scope: assigned directly or a direct member of an
 // assigned group, an internal member, and passing the scoping filters.
-func (r userReader) inScope(ctx context.Context, assigned map[string]string, filters []events.ScopingFilter) (map[string]bool, error) {
+func (r *userReader) inScope(ctx context.Context, assigned map[string]string, filters []events.ScopingFilter) (map[string]bool, error) {
 	candidates := map[string]bool{}
 	for _, id := range sortedKeys(assigned) {
 		if strings.EqualFold(assigned[id], "Group") {
-			members, err := r.dir.ListGroupMembers(ctx, id, r.props)
-			if fault.Is(err, fault.NotFound) {
-				continue
-			}
-			if err != nil {
+			if err := r.readMembers(ctx, id); err != nil {
 				return nil, err
 			}
-			for _, m := range members {
-				mid := strings.ToLower(m.ID)
-				r.users[mid] = m
+			for _, mid := range r.members[id] {
 				candidates[mid] = true
 			}
 			continue
@@ -411,6 +405,26 @@ func (r userReader) inScope(ctx context.Context, assigned map[string]string, fil
 		}
 	}
 	return out, nil
+}
+
+// readMembers reads a group's direct members once; a group that no longer
+// exists has none.
+func (r *userReader) readMembers(ctx context.Context, groupID string) error {
+	if _, done := r.members[groupID]; done {
+		return nil
+	}
+	members, err := r.dir.ListGroupMembers(ctx, groupID, r.props)
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	ids := []string{}
+	for _, m := range members {
+		mid := strings.ToLower(m.ID)
+		r.users[mid] = m
+		ids = append(ids, mid)
+	}
+	r.members[groupID] = ids
+	return nil
 }
 
 func attributesOf(sets ...[]events.ScopingFilter) []string {

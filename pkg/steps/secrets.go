@@ -53,7 +53,7 @@ func (s *Steps) EnsureSecrets(ctx context.Context, in events.Onboarding) (outcom
 	}
 	secrets := jobSecrets(in)
 	want := digest(secrets)
-	key := "secrets/" + strings.ToLower(in.ServicePrincipalID)
+	key := secretsKey(in)
 	saved, ok, err := s.intents.Intent(ctx, key)
 	if err != nil {
 		return outcome.Result{}, err
@@ -76,9 +76,14 @@ func (s *Steps) EnsureSecrets(ctx context.Context, in events.Onboarding) (outcom
 // for in are the ones it saved last, by the digest it keeps; known is false
 // when ctsync has no record of saving any (plan shows them as to save).
 func SavedSecretsMatch(ctx context.Context, intents store.Intents, in events.Onboarding) (same, known bool, err error) {
-	saved, ok, err := intents.Intent(ctx, "secrets/"+strings.ToLower(in.ServicePrincipalID))
+	saved, ok, err := intents.Intent(ctx, secretsKey(in))
 	if err != nil || !ok || saved.State != store.IntentDone {
 		return false, false, err
 	}
 	return saved.ObjectID == digest(jobSecrets(in)), true, nil
+}
+
+// secretsKey is where the digest of a job's saved secrets is kept.
+func secretsKey(in events.Onboarding) string {
+	return "secrets/" + strings.ToLower(in.ServicePrincipalID)
 }
