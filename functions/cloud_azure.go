@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/ctsync/ctsync/pkg/bus"
+	"github.com/ctsync/ctsync/pkg/bus/servicebus"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/harvest/blobobjects"
 	"github.com/ctsync/ctsync/pkg/store"
@@ -42,4 +44,33 @@ func (e *environment) openAzureState(ctx context.Context, get func(name, def str
 		return nil, err
 	}
 	return &sharedState{kind: storeTables, store: store.New(kv), objects: objects, label: "blob:" + container}, nil
+}
+
+// serviceBus connects to the deployment's Service Bus namespace, with the
+// app's managed identity (ServiceBus__fullyQualifiedNamespace, and
+// ServiceBus__clientId for a user-assigned one) or a connection string
+// (CTSYNC_SERVICEBUS_CONNECTION_STRING). It returns the namespace for people.
+func (e *environment) serviceBus() (*servicebus.Queue, string, error) {
+	switch ns, conn := e.getenv("ServiceBus__fullyQualifiedNamespace"), e.getenv("CTSYNC_SERVICEBUS_CONNECTION_STRING"); {
+	case ns != "":
+		cred, err := graph.PlatformCredential(e.getenv("ServiceBus__clientId"))
+		if err != nil {
+			return nil, "", err
+		}
+		sb, err := servicebus.Connect(ns, cred, queueNames())
+		return sb, ns, err
+	case conn != "":
+		sb, err := servicebus.Connect(conn, nil, queueNames())
+		return sb, "connection string", err
+	}
+	return nil, "", errors.New("no Service Bus: set ServiceBus__fullyQualifiedNamespace (managed identity) or CTSYNC_SERVICEBUS_CONNECTION_STRING")
+}
+
+// serviceBusPublisher is serviceBus for the commands that only post.
+func (e *environment) serviceBusPublisher() (bus.Publisher, func(), string, error) {
+	sb, where, err := e.serviceBus()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return sb, func() { _ = sb.Close(context.Background()) }, where, nil
 }

@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"errors"
+
+	"github.com/ctsync/ctsync/pkg/bus"
 )
 
 // errAzureOmitted answers the Azure commands in the Lambda bootstrap, which
@@ -17,3 +19,7 @@ func (e *environment) openAzureState(context.Context, func(name, def string) str
 }
 
 func runFunctionsHost(context.Context, *environment, []string) error { return errAzureOmitted }
+
+func (e *environment) serviceBusPublisher() (bus.Publisher, func(), string, error) {
+	return nil, nil, "", errAzureOmitted
+}

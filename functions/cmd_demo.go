@@ -71,7 +71,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := waitForOnboarding(ctx, w, a, id); err != nil {
+	if err := waitForOnboarding(ctx, w, localFollower(a), id); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nmonitoring the job until its first cycle completes…\n")

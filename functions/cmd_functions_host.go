@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ctsync/ctsync/pkg/bus/servicebus"
-	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/host/azfunc"
 )
 
@@ -35,23 +33,9 @@ func runFunctionsHost(ctx context.Context, env *environment, args []string) erro
 	if port == "" {
 		return errors.New("FUNCTIONS_CUSTOMHANDLER_PORT is not set: this command is started by the Azure Functions host (see host.json)")
 	}
-	var sb *servicebus.Queue
-	var err error
-	switch ns, conn := env.getenv("ServiceBus__fullyQualifiedNamespace"), env.getenv("CTSYNC_SERVICEBUS_CONNECTION_STRING"); {
-	case ns != "":
-		cred, err := graph.PlatformCredential(env.getenv("ServiceBus__clientId"))
-		if err != nil {
-			return err
-		}
-		if sb, err = servicebus.Connect(ns, cred, queueNames()); err != nil {
-			return err
-		}
-	case conn != "":
-		if sb, err = servicebus.Connect(conn, nil, queueNames()); err != nil {
-			return err
-		}
-	default:
-		return errors.New("no Service Bus: set ServiceBus__fullyQualifiedNamespace (managed identity) or CTSYNC_SERVICEBUS_CONNECTION_STRING")
+	sb, _, err := env.serviceBus()
+	if err != nil {
+		return err
 	}
 	defer sb.Close(context.WithoutCancel(ctx))
 	host, err := env.openCloudHost(ctx, storeTables, sb, azfunc.APIBasePath)

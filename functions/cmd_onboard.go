@@ -28,7 +28,7 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	fs.Var(&users, "user", "object id of a source user to assign (repeatable); the first is provisioned on demand")
 	fs.Var(&groups, "group", "object id of a source group to assign (repeatable)")
 	fs.StringVar(&req.RequestedBy, "requested-by", "", "ticket or requester, kept for audit")
-	wait := fs.Bool("wait", false, "run the chain here until the onboarding completes or fails")
+	wait := fs.Bool("wait", false, "follow the onboarding until it completes or fails (the local queue runs here; a cloud deployment runs its own)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, stop waiting after this long (the onboarding goes on under ctsync serve)")
 	out := outputFlag(fs)
 	if _, err := env.parse(fs, args); err != nil {
@@ -54,14 +54,19 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("%w: missing %s", errUsage, strings.Join(slices.Sorted(slices.Values(missing)), ", "))
 	}
 	if !*wait {
-		return queueOnboarding(ctx, env, req, *out)
+		intake, err := env.openIntake(ctx)
+		if err != nil {
+			return err
+		}
+		defer intake.Close()
+		return queueOnboarding(ctx, env, intake, req, *out)
 	}
-	a, err := openLocalHost(env)
+	intake, follow, err := env.openIntakeToFollow(ctx)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	id, err := a.Intake.Submit(ctx, req)
+	defer intake.Close()
+	id, err := intake.Submit(ctx, req)
 	var refused *onboarding.TenantNotAllowed
 	if errors.As(err, &refused) {
 		return err
@@ -75,12 +80,14 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	if *out == outputJSON {
 		progressTo = env.stderr // stdout carries only the JSON
 	}
-	if err := sayWhatElseRuns(ctx, progressTo, a, id); err != nil {
-		return err
+	if !intake.Cloud {
+		if err := sayWhatElseRuns(ctx, progressTo, follow.Store, id); err != nil {
+			return err
+		}
 	}
-	err = waitForOnboarding(ctx, progressTo, a, id)
+	err = waitForOnboarding(ctx, progressTo, follow, id)
 	if *out == outputJSON {
-		if o, _, gerr := a.Store.GetOnboarding(context.WithoutCancel(ctx), id); gerr == nil {
+		if o, _, gerr := follow.Store.GetOnboarding(context.WithoutCancel(ctx), id); gerr == nil {
 			view := api.OnboardingView(o)
 			if werr := writeJSON(env.stdout, onboardJSON{OnboardingID: id, Onboarding: &view}); werr != nil && err == nil {
 				err = werr
@@ -92,8 +99,8 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 
 // sayWhatElseRuns tells the user when --wait will also carry out
 // onboardings queued before this one: the local host runs the whole queue.
-func sayWhatElseRuns(ctx context.Context, w io.Writer, a *app.Local, id string) error {
-	list, err := a.Store.ListOnboardings(ctx, 1000)
+func sayWhatElseRuns(ctx context.Context, w io.Writer, st *store.Store, id string) error {
+	list, err := st.ListOnboardings(ctx, 1000)
 	if err != nil {
 		return err
 	}
@@ -113,12 +120,7 @@ func sayWhatElseRuns(ctx context.Context, w io.Writer, a *app.Local, id string) 
 // queueOnboarding only posts the event; a running `ctsync serve` (or the next
 // `--wait`) carries it out. It needs no Graph settings: the chain table is
 // declared without them.
-func queueOnboarding(ctx context.Context, env *environment, req onboarding.Request, out outputFormat) error {
-	intake, closeState, err := localIntake(env)
-	if err != nil {
-		return err
-	}
-	defer closeState()
+func queueOnboarding(ctx context.Context, env *environment, intake *hostIntake, req onboarding.Request, out outputFormat) error {
 	id, err := intake.Submit(ctx, req)
 	var refused *onboarding.TenantNotAllowed
 	if errors.As(err, &refused) {
@@ -130,14 +132,18 @@ func queueOnboarding(ctx context.Context, env *environment, req onboarding.Reque
 	if out == outputJSON {
 		return writeJSON(env.stdout, onboardJSON{OnboardingID: id, Queued: true})
 	}
+	if intake.Cloud {
+		fmt.Fprintf(env.stdout, "queued onboarding %s on %s\n  the deployment carries it out; `ctsync status %s` follows it\n", id, intake.Where, id)
+		return nil
+	}
 	fmt.Fprintf(env.stdout, "queued onboarding %s\n  run `ctsync serve` to carry it out, and `ctsync status %s` to follow it\n", id, id)
 	return nil
 }
 
-// waitForOnboarding runs the local host, printing each step's progress as
+// waitForOnboarding follows the chain, printing each step's progress as
 // the store records it, until the onboarding completed or failed.
-func waitForOnboarding(ctx context.Context, w io.Writer, a *app.Local, id string) error {
-	o, _, err := a.Store.GetOnboarding(ctx, id)
+func waitForOnboarding(ctx context.Context, w io.Writer, f follower, id string) error {
+	o, _, err := f.Store.GetOnboarding(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -146,8 +152,8 @@ func waitForOnboarding(ctx context.Context, w io.Writer, a *app.Local, id string
 	p := newProgress(w)
 	start := time.Now()
 	var final store.Onboarding
-	err = a.Host.RunUntil(ctx, func(ctx context.Context) (bool, error) {
-		o, steps, err := a.Store.GetOnboarding(ctx, id)
+	err = f.Run(ctx, func(ctx context.Context) (bool, error) {
+		o, steps, err := f.Store.GetOnboarding(ctx, id)
 		if err != nil {
 			return false, err
 		}
@@ -155,9 +161,9 @@ func waitForOnboarding(ctx context.Context, w io.Writer, a *app.Local, id string
 		p.show(steps)
 		return o.State.Finished(), nil
 	})
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("stopped waiting while the onboarding was %s at step %s (%s); it continues with `ctsync serve`; follow it with `ctsync status %s`",
-			final.State, final.Step, final.Detail, id)
+	if stoppedWaiting(err) {
+		return fmt.Errorf("stopped waiting while the onboarding was %s at step %s (%s); it continues with %s; follow it with `ctsync status %s`",
+			final.State, final.Step, final.Detail, f.Where, id)
 	}
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/events"
-	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/desired"
 	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/onboarding"
@@ -78,12 +77,13 @@ func makePlan(ctx context.Context, env *environment, path string) (*desired.File
 		return nil, plan.Plan{}, err
 	}
 	planner := plan.Planner{Dirs: gc}
-	st, err := app.OpenState(env.stateDir(), localdb.Options{ExistingOnly: true})
-	if err == nil {
-		defer st.Close()
+	if st, _, closeStore, err := env.openProgress(ctx); err == nil {
+		defer closeStore()
 		planner.Secrets = func(ctx context.Context, in events.Onboarding) (bool, bool, error) {
-			return steps.SavedSecretsMatch(ctx, st.Store, in)
+			return steps.SavedSecretsMatch(ctx, st, in)
 		}
+	} else if !errors.Is(err, localdb.ErrNoState) {
+		return nil, plan.Plan{}, err
 	}
 	p, err := planner.Make(ctx, f)
 	return f, p, err
@@ -92,12 +92,14 @@ func makePlan(ctx context.Context, env *environment, path string) (*desired.File
 // runApply prints the plan, asks when it removes anything, then posts one
 // onboarding.requested per pair that needs a change, carrying its whole
 // desired configuration; the chain brings each pair to it. With --wait it
-// runs the local queue until every one converged.
+// follows them until every one converged: it runs the local queue itself,
+// or, when CTSYNC_STORE names a cloud deployment's store, posts to the
+// deployment's queues and follows the shared store.
 func runApply(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("apply")
 	file := fs.String("f", "", "the desired-state file (YAML or JSON; schema: pkg/desired/schema.json)")
 	yes := fs.Bool("yes", false, "proceed without asking, even when the plan removes users or assignments")
-	wait := fs.Bool("wait", false, "run the chain here until every pair converged or failed")
+	wait := fs.Bool("wait", false, "follow every pair until it converged or failed (the local queue runs here; a cloud deployment runs its own)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, stop waiting after this long (the onboardings go on under ctsync serve)")
 	if _, err := env.parse(fs, args); err != nil {
 		return err
@@ -141,28 +143,32 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 	if !*wait {
-		intake, closeState, err := localIntake(env)
+		intake, err := env.openIntake(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeState()
-		if err := submit(intake); err != nil {
+		defer intake.Close()
+		if err := submit(intake.Intake); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "run `ctsync serve` to carry them out, or apply with --wait; `ctsync status` follows them\n")
+		if intake.Cloud {
+			fmt.Fprintf(env.stdout, "posted to %s: the deployment carries them out; `ctsync status` follows them\n", intake.Where)
+		} else {
+			fmt.Fprintf(env.stdout, "run `ctsync serve` to carry them out, or apply with --wait; `ctsync status` follows them\n")
+		}
 		return nil
 	}
-	a, err := openLocalHost(env)
+	intake, follow, err := env.openIntakeToFollow(ctx)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	if err := submit(a.Intake); err != nil {
+	defer intake.Close()
+	if err := submit(intake.Intake); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	return waitForAll(ctx, env.stdout, a, ids, names)
+	return waitForAll(ctx, env.stdout, follow, ids, names)
 }
 
 // confirmWith asks a person at a terminal to type yes; without a terminal
@@ -179,17 +185,17 @@ func confirmWith(w io.Writer, in *os.File, question string) error {
 	return nil
 }
 
-// waitForAll runs the local host until every onboarding finished, printing
+// waitForAll follows the chain until every onboarding finished, printing
 // each as it ends; it fails naming every pair that failed and its step.
-func waitForAll(ctx context.Context, w io.Writer, a *app.Local, ids, names []string) error {
+func waitForAll(ctx context.Context, w io.Writer, f follower, ids, names []string) error {
 	done := map[string]bool{}
 	var failed []string
-	err := a.Host.RunUntil(ctx, func(ctx context.Context) (bool, error) {
+	err := f.Run(ctx, func(ctx context.Context) (bool, error) {
 		for i, id := range ids {
 			if done[id] {
 				continue
 			}
-			o, _, err := a.Store.GetOnboarding(ctx, id)
+			o, _, err := f.Store.GetOnboarding(ctx, id)
 			if err != nil {
 				return false, err
 			}
@@ -209,8 +215,8 @@ func waitForAll(ctx context.Context, w io.Writer, a *app.Local, ids, names []str
 		}
 		return len(done) == len(ids), nil
 	})
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("stopped waiting with %d of %d pair(s) unfinished; they continue with `ctsync serve`", len(ids)-len(done), len(ids))
+	if stoppedWaiting(err) {
+		return fmt.Errorf("stopped waiting with %d of %d pair(s) unfinished; they continue with %s", len(ids)-len(done), len(ids), f.Where)
 	}
 	if err != nil {
 		return err
