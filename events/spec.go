@@ -57,7 +57,7 @@ var specs = []Spec{
 	statusSpec(SyncSteady, "The job reached steady state: its initial cycle completed.",
 		func() any { return new(JobStatus) }, nil, nil),
 	statusSpec(SyncQuarantined, "The job is in quarantine; remedy says what Microsoft documents to do.",
-		func() any { return new(Quarantined) }, []string{"quarantineReason", "remedy"}, []string{"quarantineSince", "nextAttempt"}),
+		func() any { return new(Quarantined) }, []string{"quarantineReason", "remedy"}, []string{"quarantineSince", "nextAttempt", "heldDeletions", "heldDeletionCount"}),
 	{Type: StepFailed, Description: "A step gave up; the triggering message is in the dead-letter queue with the same reason.",
 		Required: concat(pairFields, []string{"step", "category", "reason", "attempts", "failedEventId", "failedEventType"}),
 		Optional: concat(onboardingExtra, []string{"remedy"}),

@@ -78,6 +78,10 @@ type Quarantined struct {
 	QuarantineSince  string `json:"quarantineSince,omitempty"`
 	NextAttempt      string `json:"nextAttempt,omitempty"`
 	Remedy           string `json:"remedy"`
+	// HeldDeletions names the users a TooManyDeletes quarantine holds back
+	// ("name (id), …"), from the provisioning logs' StagedDelete records.
+	HeldDeletions     string `json:"heldDeletions,omitempty"`
+	HeldDeletionCount int    `json:"heldDeletionCount,omitempty"`
 }
 
 // StepFailure reports a step that gave up. Reason says what happened, Remedy

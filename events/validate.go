@@ -76,6 +76,8 @@ var fields = map[string]field{
 	"quarantineSince":    {kind: kindTimestamp, doc: "status.quarantine.currentBegan."},
 	"nextAttempt":        {kind: kindTimestamp, doc: "status.quarantine.nextAttempt."},
 	"remedy":             {kind: kindText, maxLen: 4000, doc: "What a person should do."},
+	"heldDeletions":      {kind: kindText, maxLen: 4000, doc: "TooManyDeletes: the users whose deletion the threshold holds, by display name and id, from the provisioning logs' StagedDelete records."},
+	"heldDeletionCount":  {kind: kindCount, doc: "TooManyDeletes: how many users the threshold holds (those the logs name)."},
 	"setting":            {kind: kindText, maxLen: 256, doc: "The drifted setting, e.g. synchronizationJob or targetPartner.automaticUserConsentSettings.inboundAllowed."},
 	"expected":           {kind: kindText, maxLen: 4000, doc: "What ctsync made the setting."},
 	"actual":             {kind: kindText, maxLen: 4000, doc: "What ctsync found."},

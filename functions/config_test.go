@@ -202,7 +202,8 @@ func TestApplyPlanAndTheDeletionPreview(t *testing.T) {
 }
 
 // Crossing the delete threshold quarantines the job, deletes nobody, and
-// raises the alert naming the command that approves the deletions.
+// raises the alert naming the held users and the command that approves
+// the deletions.
 func TestTheDeleteThresholdHoldsDeletionsUntilApproved(t *testing.T) {
 	sim, env := simEnv(t, graphsim.Options{AppReplicationDelay: 200 * time.Millisecond, JobReplicationDelay: 200 * time.Millisecond,
 		CycleInterval: 300 * time.Millisecond, InitialCycleDelay: 100 * time.Millisecond})
@@ -250,6 +251,12 @@ func TestTheDeleteThresholdHoldsDeletionsUntilApproved(t *testing.T) {
 	}
 	if !strings.Contains(errOut, `"alert_type":"sync.quarantined"`) || !strings.Contains(errOut, "approve-deletes --source-tenant "+graphsim.SampleSourceTenant) {
 		t.Fatalf("no quarantine alert naming approve-deletes:\n%s", errOut)
+	}
+	// The alert names each held user, from the logs' StagedDelete records.
+	for _, u := range []graphsim.UserSpec{lee, nestor} {
+		if !strings.Contains(errOut, fmt.Sprintf("%s (%s)", u.DisplayName, u.ID)) || !strings.Contains(errOut, `\"heldDeletionCount\":2`) {
+			t.Fatalf("the quarantine alert does not name %s among 2 held deletions:\n%s", u.DisplayName, errOut)
+		}
 	}
 
 	out, errOut, code = ctsync(t, env, "approve-deletes", "--source-tenant", graphsim.SampleSourceTenant, "--target-tenant", graphsim.SampleTargetTenant,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/wire"
 )
 
 func servicePrincipalFrom(sp models.ServicePrincipalable) entra.ServicePrincipal {
@@ -70,16 +71,32 @@ func (d *directory) InstantiateTemplate(ctx context.Context, templateID, display
 	return servicePrincipalFrom(resp.GetServicePrincipal()), nil
 }
 
+// ListAssignments reads every page of the service principal's
+// appRoleAssignedTo: exact assignments remove what is not listed, so a
+// page left unread would be a principal wrongly kept.
 func (d *directory) ListAssignments(ctx context.Context, spID string) ([]entra.Assignment, error) {
-	resp, err := d.servicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().Get(ctx, nil)
-	if err != nil {
-		return nil, d.fail(entra.OpListAssignments, err)
-	}
+	builder := d.servicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo()
+	resp, err := builder.Get(ctx, nil)
 	var out []entra.Assignment
-	for _, a := range resp.GetValue() {
-		out = append(out, assignmentFrom(a))
+	for pages := 0; ; pages++ {
+		if err != nil {
+			return nil, d.fail(entra.OpListAssignments, err)
+		}
+		for _, a := range resp.GetValue() {
+			out = append(out, assignmentFrom(a))
+		}
+		next := deref(resp.GetOdataNextLink())
+		if next == "" {
+			return out, nil
+		}
+		if err := wire.CheckNextLinkOf(d.endpoint, next, "servicePrincipals/"+spID+"/appRoleAssignedTo"); err != nil {
+			return nil, fault.New(fault.Invalid, string(entra.OpListAssignments), "%v", err)
+		}
+		if pages > 10000 {
+			return nil, fault.New(fault.Invalid, string(entra.OpListAssignments), "service principal %s has more than 10,000 pages of assignments", spID)
+		}
+		resp, err = builder.WithUrl(next).Get(ctx, nil)
 	}
-	return out, nil
 }
 
 func assignmentFrom(a models.AppRoleAssignmentable) entra.Assignment {

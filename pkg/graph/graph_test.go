@@ -265,3 +265,46 @@ func TestTenantsShareOneTransportPerHost(t *testing.T) {
 		t.Fatalf("%d tenants cached (map %d), bound %d", n, len(c.tenants), MaxTenants)
 	}
 }
+
+// Exact assignments remove what is not listed, so every page of
+// appRoleAssignedTo must be read: the emulator pages by two here.
+func TestAssignmentsAreReadAcrossEveryPage(t *testing.T) {
+	ctx := context.Background()
+	sim, err := graphsim.Start(graphsim.Options{PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	groups := []string{"0a000000-0000-4000-8000-000000000001", "0a000000-0000-4000-8000-000000000002", "0a000000-0000-4000-8000-000000000003",
+		"0a000000-0000-4000-8000-000000000004", "0a000000-0000-4000-8000-000000000005"}
+	var specs []graphsim.GroupSpec
+	for i, g := range groups {
+		specs = append(specs, graphsim.GroupSpec{ID: g, DisplayName: fmt.Sprintf("Group %d", i)})
+	}
+	sim.AddTenant(graphsim.TenantSpec{ID: source, DisplayName: "Contoso", Groups: specs})
+	d := dir(t, clientFor(t, sim), source)
+	sp, err := d.InstantiateTemplate(ctx, entra.CrossTenantSyncTemplateID, "Paged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err = d.GetServicePrincipal(ctx, sp.ID); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		if _, err := d.Assign(ctx, sp.ID, sp.AppRoles[0].ID, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := d.ListAssignments(ctx, sp.ID)
+	if err != nil || len(got) != len(groups) {
+		t.Fatalf("read %d of %d assignments (%v)", len(got), len(groups), err)
+	}
+	if n := sim.CountRequests("GET", "/appRoleAssignedTo", ""); n != 3 {
+		t.Fatalf("want 3 pages of two, read %d", n)
+	}
+}

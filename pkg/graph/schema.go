@@ -163,7 +163,7 @@ func (d *directory) ListGroupMembers(ctx context.Context, groupID string, proper
 		if page.NextLink == "" {
 			return out, nil
 		}
-		if err := wire.CheckNextLink(d.endpoint, page.NextLink); err != nil {
+		if err := wire.CheckNextLinkOf(d.endpoint, page.NextLink, "groups/"+groupID+"/members"); err != nil {
 			return nil, fault.New(fault.Invalid, string(entra.OpListGroupMembers), "%v", err)
 		}
 		if pages > 10000 {

@@ -240,7 +240,7 @@ func (s *Server) listAssignments(c *call) {
 	for _, a := range sp.assignments {
 		value = append(value, c.assignmentJSON(sp, a))
 	}
-	c.writeJSON(http.StatusOK, map[string]any{"@odata.context": c.context("servicePrincipals('" + sp.id + "')/appRoleAssignedTo"), "value": value})
+	c.writePage(c.context("servicePrincipals('"+sp.id+"')/appRoleAssignedTo"), value)
 }
 
 func (s *Server) createAssignment(c *call) {

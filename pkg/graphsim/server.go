@@ -62,6 +62,10 @@ type Options struct {
 	// users" scoping group sits: BuiltInInGroups (default) or
 	// BuiltInInInputFilter.
 	BuiltInFilterIn string
+	// PageSize is how many entries one page of a directory collection
+	// (appRoleAssignedTo, group members) holds unless $top asks for fewer;
+	// default 100, Graph's default page.
+	PageSize int
 	// Now is the emulator's clock; default time.Now.
 	Now func() time.Time
 	// ManagedIdentityHeader is the secret an App Service managed identity
@@ -148,6 +152,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.OnDemandPerWindow == 0 {
 		opts.OnDemandPerWindow = 5
+	}
+	if opts.PageSize == 0 {
+		opts.PageSize = 100
 	}
 	if opts.CycleInterval == 0 {
 		opts.CycleInterval = 2 * time.Second

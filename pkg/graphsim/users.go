@@ -55,7 +55,7 @@ func (s *Server) listGroupMembers(c *call) {
 			value = append(value, selectUser(c.userJSON(u), c.r.URL.Query().Get("$select")))
 		}
 	}
-	c.writeJSON(http.StatusOK, map[string]any{"@odata.context": c.context("directoryObjects"), "value": value})
+	c.writePage(c.context("directoryObjects"), value)
 }
 
 func (s *Server) deleteAssignment(c *call) {

@@ -16,7 +16,7 @@ import (
 // Microsoft documents for its reason, instead of the e-mail Entra sends up to
 // a day later; monitoring goes on so the recovery is seen too.
 func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) (outcome.Result, error) {
-	_, job, err := s.sourceJob(ctx, prev.Onboarding)
+	source, job, err := s.sourceJob(ctx, prev.Onboarding)
 	if err != nil {
 		return outcome.Result{}, err
 	}
@@ -39,8 +39,13 @@ func (s *Steps) MonitorJob(ctx context.Context, prev events.JobStatus) (outcome.
 		}
 		q.Remedy = QuarantineRemedy(q.QuarantineReason)
 		if q.QuarantineReason == "TooManyDeletes" {
+			since := time.Time{}
+			if job.Quarantine != nil {
+				since = job.Quarantine.CurrentBegan
+			}
+			q.HeldDeletions, q.HeldDeletionCount = heldDeletions(ctx, source, st.ServicePrincipalID, since)
 			q.Remedy = fmt.Sprintf("A cycle would delete at least the accidental-deletion threshold's number of users, so it deleted nobody and waits for a person. "+
-				"Review who would go: `ctsync logs --config %s` shows them as StagedDelete, `ctsync plan -f FILE` lists the users who left the scope. "+
+				"Review who would go (heldDeletions; `ctsync logs --config %s` shows them as StagedDelete, `ctsync plan -f FILE` lists the users who left the scope). "+
 				"If the deletions are intended, approve them: `ctsync approve-deletes --source-tenant %s --target-tenant %s --name %q` (a restart with ForceDeletes). "+
 				"If not, restore the assignments or filters (apply the previous file) and restart the job.", st.ServicePrincipalID, st.SourceTenantID, st.TargetTenantID, st.ConfigurationName)
 		}

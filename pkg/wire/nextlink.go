@@ -13,6 +13,13 @@ import (
 // anywhere else would send the tenant's bearer token there, or read
 // another resource as if it were the logs.
 func CheckNextLink(graphEndpoint, next string) error {
+	return CheckNextLinkOf(graphEndpoint, next, "auditLogs/provisioning")
+}
+
+// CheckNextLinkOf is CheckNextLink for any collection: the link must name
+// resource (e.g. servicePrincipals/{id}/appRoleAssignedTo, the path of the
+// first page without the version) under /beta or /v1.0.
+func CheckNextLinkOf(graphEndpoint, next, resource string) error {
 	base, err := url.Parse(graphEndpoint)
 	if err != nil || base.Host == "" {
 		return fmt.Errorf("graph endpoint %q is not a URL", graphEndpoint)
@@ -32,8 +39,9 @@ func CheckNextLink(graphEndpoint, next string) error {
 		return fmt.Errorf("@odata.nextLink is not a plain resource URL")
 	}
 	path := strings.TrimPrefix(u.EscapedPath(), strings.TrimSuffix(base.EscapedPath(), "/"))
-	if path != "/beta/auditLogs/provisioning" && path != "/v1.0/auditLogs/provisioning" {
-		return fmt.Errorf("@odata.nextLink points to %q, not to the provisioning logs", u.Path)
+	resource = strings.Trim(resource, "/")
+	if !strings.EqualFold(path, "/beta/"+resource) && !strings.EqualFold(path, "/v1.0/"+resource) {
+		return fmt.Errorf("@odata.nextLink points to %q, not to %s", u.Path, resource)
 	}
 	return nil
 }

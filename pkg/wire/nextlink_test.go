@@ -28,3 +28,19 @@ func TestNextLinksAreFollowedOnlyToTheProvisioningLogsOfTheGraphEndpoint(t *test
 		t.Errorf("the emulator's own links: %v", err)
 	}
 }
+
+func TestNextLinksOfOtherCollectionsMustNameTheSameCollection(t *testing.T) {
+	const endpoint = "https://graph.microsoft.com"
+	const resource = "servicePrincipals/6cafaf27-487c-4914-a43a-c068674edd6a/appRoleAssignedTo"
+	for link, ok := range map[string]bool{
+		"https://graph.microsoft.com/beta/" + resource + "?$skiptoken=2":                                            true,
+		"https://graph.microsoft.com/v1.0/" + resource + "?$skiptoken=2":                                            true,
+		"https://graph.microsoft.com/beta/servicePrincipals/00000000-0000-0000-0000-000000000000/appRoleAssignedTo": false,
+		"https://graph.microsoft.com/beta/auditLogs/provisioning":                                                   false,
+		"https://evil.example/beta/" + resource:                                                                     false,
+	} {
+		if err := CheckNextLinkOf(endpoint, link, resource); (err == nil) != ok {
+			t.Errorf("%s: accepted=%v, want %v (%v)", link, err == nil, ok, err)
+		}
+	}
+}
