@@ -82,6 +82,8 @@ func (f field) schema() map[string]any {
 		s = map[string]any{"type": "string", "enum": f.enum}
 	case kindConfiguration:
 		s = configurationSchema()
+	case kindBool:
+		s = map[string]any{"type": "boolean"}
 	}
 	s["description"] = f.doc
 	return s

@@ -35,6 +35,13 @@ func statusSpec(t Type, description string, newData func() any, extraRequired, e
 		Optional: minus(concat(onboardingExtra, statusExtra, extraOptional), req), NewData: newData}
 }
 
+var offboardingFields = []string{"offboardingId", "sourceTenantId", "targetTenantId", "configurationName"}
+
+func offboardingSpec(t Type, description string) Spec {
+	return Spec{Type: t, Description: description, Required: offboardingFields,
+		Optional: []string{"appId", "removePartners", "requestedBy", "servicePrincipalId"}, NewData: func() any { return new(Offboarding) }}
+}
+
 var specs = []Spec{
 	onboardingSpec(OnboardingRequested, "A tenant pair should be set up for cross-tenant synchronization. Posted by automation, a ticket system or `ctsync onboard`."),
 	onboardingSpec(TargetPartnerEnsured, "The target tenant has a cross-tenant access partner configuration for the source tenant."),
@@ -58,6 +65,14 @@ var specs = []Spec{
 		func() any { return new(JobStatus) }, nil, nil),
 	statusSpec(SyncQuarantined, "The job is in quarantine; remedy says what Microsoft documents to do.",
 		func() any { return new(Quarantined) }, []string{"quarantineReason", "remedy"}, []string{"quarantineSince", "nextAttempt", "heldDeletions", "heldDeletionCount"}),
+	offboardingSpec(OffboardingRequested, "A tenant pair's cross-tenant synchronization should be taken apart, in Microsoft's order. Posted by `ctsync offboard`, "+
+		"`ctsync apply` for a pair with state: absent, or POST /offboardings. Synchronized accounts stay in the target."),
+	offboardingSpec(SourceJobDeleted, "The configuration's synchronization job is deleted (or there was none); the accounts it synchronized stay."),
+	offboardingSpec(SourceAppDeleted, "The configuration app's service principal and application are deleted (or there were none)."),
+	offboardingSpec(TargetIdentitySyncDeleted, "The target's identity synchronization policy for the source is deleted if ctsync created it, else put back as ctsync found it."),
+	offboardingSpec(TargetPartnerRestored, "With removePartners, the target's partner configuration for the source is deleted if ctsync created it, "+
+		"else its inbound automatic redemption is put back as ctsync found it; without, it is left alone."),
+	offboardingSpec(OffboardingCompleted, "The offboarding is complete: the source's partner configuration was handled like the target's, and the pair is no longer managed."),
 	{Type: StepFailed, Description: "A step gave up; the triggering message is in the dead-letter queue with the same reason.",
 		Required: concat(pairFields, []string{"step", "category", "reason", "attempts", "failedEventId", "failedEventType"}),
 		Optional: concat(onboardingExtra, []string{"remedy"}),

@@ -24,6 +24,18 @@ const (
 	SourceJobObserved          Type = "source.job.observed"
 )
 
+// The offboarding chain, in Microsoft's teardown order: the job, the
+// configuration app, the target's identity synchronization policy, then
+// the partner configurations (deleted or put back as ctsync found them).
+const (
+	OffboardingRequested      Type = "offboarding.requested"
+	SourceJobDeleted          Type = "source.job.deleted"
+	SourceAppDeleted          Type = "source.app.deleted"
+	TargetIdentitySyncDeleted Type = "target.identitysync.deleted"
+	TargetPartnerRestored     Type = "target.partner.restored"
+	OffboardingCompleted      Type = "offboarding.completed"
+)
+
 // Monitoring and alerting.
 const (
 	// SyncProgressed is the monitor's own re-check: published with a delay
@@ -56,6 +68,28 @@ type Onboarding struct {
 	AppID              string `json:"appId,omitempty"`
 	AppRoleID          string `json:"appRoleId,omitempty"`
 	JobID              string `json:"jobId,omitempty"`
+}
+
+// Offboarding is the data of every offboarding-chain event: the pair, the
+// configuration to take apart, and whether its partner configurations go
+// too. What the onboarding found before it changed anything is read from
+// the pair's record, not carried here.
+type Offboarding struct {
+	OffboardingID      string `json:"offboardingId"`
+	SourceTenantID     string `json:"sourceTenantId"`
+	TargetTenantID     string `json:"targetTenantId"`
+	ConfigurationName  string `json:"configurationName"`
+	RemovePartners     bool   `json:"removePartners,omitempty"`
+	RequestedBy        string `json:"requestedBy,omitempty"`
+	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
+	AppID              string `json:"appId,omitempty"`
+}
+
+// Pair implements Paired: progress, logs and the allow-list treat an
+// offboarding like the onboarding of its pair, under its own id.
+func (o *Offboarding) Pair() *Onboarding {
+	return &Onboarding{OnboardingID: o.OffboardingID, SourceTenantID: o.SourceTenantID, TargetTenantID: o.TargetTenantID,
+		ConfigurationName: o.ConfigurationName, RequestedBy: o.RequestedBy, ServicePrincipalID: o.ServicePrincipalID, AppID: o.AppID}
 }
 
 // JobStatus is what a read of the synchronization job showed.

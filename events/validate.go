@@ -37,6 +37,7 @@ const (
 	kindTimestamp
 	kindEnum
 	kindConfiguration
+	kindBool
 )
 
 // field is one data field's rule. Validation and schema generation both read
@@ -53,6 +54,8 @@ const maxUsersPerOnboarding = 1000
 
 var fields = map[string]field{
 	"onboardingId":       {kind: kindGUID, doc: "Correlation id of the onboarding; every event of one onboarding carries it."},
+	"offboardingId":      {kind: kindGUID, doc: "Correlation id of the offboarding; every event of one offboarding carries it."},
+	"removePartners":     {kind: kindBool, doc: "Also delete the partner configurations ctsync created, and put back those it found (the automatic redemption flags it turned on)."},
 	"sourceTenantId":     {kind: kindGUID, doc: "Tenant whose users are synchronized (the configuration app lives here)."},
 	"targetTenantId":     {kind: kindGUID, doc: "Tenant that receives the users as B2B members."},
 	"configurationName":  {kind: kindText, maxLen: 256, doc: "Display name of the configuration application and of the target's sync policy."},
@@ -311,6 +314,12 @@ func (f field) check(path string, raw json.RawMessage) error {
 				return invalid(p, "%s is listed twice", s)
 			}
 			seen[strings.ToLower(s)] = true
+		}
+		return nil
+	case kindBool:
+		var b bool
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return invalid(path, "must be true or false")
 		}
 		return nil
 	case kindCount:

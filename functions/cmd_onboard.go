@@ -149,7 +149,7 @@ func waitForOnboarding(ctx context.Context, w io.Writer, f follower, id string) 
 	}
 	fmt.Fprintf(w, "onboarding %s %q\n  source %s → target %s, %d user(s), %d group(s)\n",
 		id, o.Name, o.SourceTenantID, o.TargetTenantID, len(o.Users), len(o.Groups))
-	p := newProgress(w)
+	p := newProgress(w, onboarding.Steps())
 	start := time.Now()
 	var final store.Onboarding
 	err = f.Run(ctx, func(ctx context.Context) (bool, error) {
@@ -191,9 +191,9 @@ type progress struct {
 	seen  map[string]store.Step
 }
 
-func newProgress(w io.Writer) *progress {
+func newProgress(w io.Writer, chainSteps []onboarding.Step) *progress {
 	p := &progress{w: w, index: map[string]int{}, title: map[string]string{}, seen: map[string]store.Step{}}
-	for _, s := range onboarding.Steps() {
+	for _, s := range chainSteps {
 		p.total++
 		p.index[s.Name], p.title[s.Name] = p.total, s.Title
 	}

@@ -82,6 +82,7 @@ func makePlan(ctx context.Context, env *environment, path string) (*desired.File
 		planner.Secrets = func(ctx context.Context, in events.Onboarding) (bool, bool, error) {
 			return steps.SavedSecretsMatch(ctx, st, in)
 		}
+		planner.Pairs = st.ListPairs
 	} else if !errors.Is(err, localdb.ErrNoState) {
 		return nil, plan.Plan{}, err
 	}
@@ -120,7 +121,7 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 	if p.Removes() && !*yes {
-		if err := confirmWith(env.stdout, os.Stdin, "\nThe plan above removes users or assignments. Type yes to apply it: "); err != nil {
+		if err := confirmWith(env.stdout, os.Stdin, "\nThe plan above removes users, assignments or whole pairs. Type yes to apply it: "); err != nil {
 			return err
 		}
 	}
@@ -131,14 +132,23 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 			if !p.Pairs[i].Pending() {
 				continue
 			}
-			cfg := pair.Configuration()
-			id, err := intake.Submit(ctx, onboarding.Request{SourceTenantID: pair.SourceTenant, TargetTenantID: pair.TargetTenant, Name: pair.Name,
-				Users: pair.Users, Groups: pair.Groups, RequestedBy: "ctsync apply -f " + *file, Configuration: &cfg})
+			what := "onboarding"
+			var id string
+			var err error
+			if pair.Absent() {
+				what = "offboarding"
+				id, err = intake.SubmitOffboarding(ctx, onboarding.OffboardRequest{SourceTenantID: pair.SourceTenant, TargetTenantID: pair.TargetTenant,
+					Name: pair.Name, RemovePartners: pair.RemovePartners, RequestedBy: "ctsync apply -f " + *file})
+			} else {
+				cfg := pair.Configuration()
+				id, err = intake.Submit(ctx, onboarding.Request{SourceTenantID: pair.SourceTenant, TargetTenantID: pair.TargetTenant, Name: pair.Name,
+					Users: pair.Users, Groups: pair.Groups, RequestedBy: "ctsync apply -f " + *file, Configuration: &cfg})
+			}
 			if err != nil {
 				return fmt.Errorf("pairs[%d] (%s): %w", i, pair.Name, err)
 			}
 			ids, names = append(ids, id), append(names, pair.Name)
-			fmt.Fprintf(env.stdout, "queued onboarding %s for %q\n", id, pair.Name)
+			fmt.Fprintf(env.stdout, "queued %s %s for %q\n", what, id, pair.Name)
 		}
 		return nil
 	}
@@ -209,6 +219,8 @@ func waitForAll(ctx context.Context, w io.Writer, f follower, ids, names []strin
 				if o.Remedy != "" {
 					fmt.Fprintf(w, "  to fix: %s\n", o.Remedy)
 				}
+			} else if o.Kind == store.KindOffboarding {
+				fmt.Fprintf(w, "✓ %q offboarded (its synchronized accounts stay in the target)\n", names[i])
 			} else {
 				fmt.Fprintf(w, "✓ %q converged (job %s: %s)\n", names[i], o.JobID, o.JobStatus)
 			}

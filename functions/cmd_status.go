@@ -62,9 +62,9 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ONBOARDING\tNAME\tSTATE\tSTEP\tJOB\tUPDATED")
+		fmt.Fprintln(tw, "ID\tKIND\tNAME\tSTATE\tSTEP\tJOB\tUPDATED")
 		for _, o := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Name, o.State, o.Step, dash(o.JobStatus), ago(o.UpdatedAt))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, kindOf(o), o.Name, o.State, o.Step, dash(o.JobStatus), ago(o.UpdatedAt))
 		}
 		return tw.Flush()
 	}
@@ -79,7 +79,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		return writeJSON(env.stdout, api.StatusView(o, steps))
 	}
 	w := env.stdout
-	fmt.Fprintf(w, "onboarding   %s %q\nstate        %s (step %s, updated %s)\n", o.ID, o.Name, o.State, dash(o.Step), ago(o.UpdatedAt))
+	fmt.Fprintf(w, "%-12s %s %q\nstate        %s (step %s, updated %s)\n", kindOf(o), o.ID, o.Name, o.State, dash(o.Step), ago(o.UpdatedAt))
 	fmt.Fprintf(w, "tenants      source %s → target %s\nprincipals   %d user(s), %d group(s)\n", o.SourceTenantID, o.TargetTenantID, len(o.Users), len(o.Groups))
 	if o.RequestedBy != "" {
 		fmt.Fprintf(w, "requested by %s\n", o.RequestedBy)
@@ -105,6 +105,14 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", st.Name, st.State, st.Attempts, st.Detail)
 	}
 	return tw.Flush()
+}
+
+// kindOf says whether a record is an onboarding or an offboarding.
+func kindOf(o store.Onboarding) string {
+	if o.Kind == store.KindOffboarding {
+		return "offboarding"
+	}
+	return "onboarding"
 }
 
 func dash(s string) string {

@@ -12,6 +12,7 @@ import (
 // stored record so the store may change without breaking a caller.
 type Onboarding struct {
 	OnboardingID       string    `json:"onboardingId"`
+	Kind               string    `json:"kind,omitempty"`
 	Name               string    `json:"name"`
 	SourceTenantID     string    `json:"sourceTenantId"`
 	TargetTenantID     string    `json:"targetTenantId"`
@@ -34,7 +35,7 @@ type Onboarding struct {
 
 // OnboardingView is o as shown.
 func OnboardingView(o store.Onboarding) Onboarding {
-	return Onboarding{OnboardingID: o.ID, Name: o.Name, SourceTenantID: o.SourceTenantID, TargetTenantID: o.TargetTenantID,
+	return Onboarding{OnboardingID: o.ID, Kind: o.Kind, Name: o.Name, SourceTenantID: o.SourceTenantID, TargetTenantID: o.TargetTenantID,
 		Users: nonNil(o.Users), Groups: nonNil(o.Groups), RequestedBy: o.RequestedBy, State: string(o.State), Step: o.Step, Detail: o.Detail,
 		Remedy: o.Remedy, ServicePrincipalID: o.ServicePrincipalID, AppID: o.AppID, JobID: o.JobID, JobStatus: o.JobStatus,
 		SyncState: string(o.SyncState), Drift: o.Drift, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}

@@ -122,8 +122,8 @@ type Chain struct {
 	stack   chain.Stack
 }
 
-// NewChain wires the steps to gc and intents and declares the chain.
-func NewChain(gc *graph.Client, intents store.Intents, cfg ChainConfig) (*Chain, error) {
+// NewChain wires the steps to gc and state and declares the chain.
+func NewChain(gc *graph.Client, state steps.State, cfg ChainConfig) (*Chain, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -131,7 +131,7 @@ func NewChain(gc *graph.Client, intents store.Intents, cfg ChainConfig) (*Chain,
 	if cfg.HandlerTimeout <= 0 {
 		cfg.HandlerTimeout = 4 * time.Minute
 	}
-	st := steps.New(gc, intents, cfg.Steps)
+	st := steps.New(gc, state, cfg.Steps)
 	table, err := onboarding.Table(st, log)
 	if err != nil {
 		return nil, err

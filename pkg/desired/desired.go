@@ -49,7 +49,20 @@ type Pair struct {
 	AttributeMappings []events.AttributeMapping `json:"attributeMappings,omitempty"`
 	DeleteThreshold   *int                      `json:"deleteThreshold,omitempty"`
 	ProvisionOnDemand *bool                     `json:"provisionOnDemand,omitempty"`
+	// State is present (the default) or absent: apply offboards an absent
+	// pair, deleting its partner configurations too with RemovePartners.
+	State          string `json:"state,omitempty"`
+	RemovePartners bool   `json:"removePartners,omitempty"`
 }
+
+// Pair states.
+const (
+	Present = "present"
+	Absent  = "absent"
+)
+
+// Absent reports whether the file asks for the pair to be offboarded.
+func (p Pair) Absent() bool { return p.State == Absent }
 
 // Configuration is what the pair asks of the job: the file is the whole
 // truth for its assignments.
@@ -222,9 +235,16 @@ func (f *File) check() error {
 			return &Error{Field: at + ".name", Problem: fmt.Sprintf("pairs[%d] uses the same name in the same source tenant; each configuration app needs its own", j)}
 		}
 		names[name] = i
+		if p.RemovePartners && !p.Absent() {
+			return &Error{Field: at + ".removePartners", Problem: "applies only to a pair with state: absent"}
+		}
 		// The event the pair becomes must pass the same checks as every
-		// other onboarding.requested.
+		// other onboarding.requested (offboarding.requested when absent).
 		ev, err := events.New(events.OnboardingRequested, p.Onboarding("00000000-0000-4000-8000-000000000000", "ctsync apply"))
+		if p.Absent() {
+			ev, err = events.New(events.OffboardingRequested, events.Offboarding{OffboardingID: "00000000-0000-4000-8000-000000000000",
+				SourceTenantID: strings.ToLower(p.SourceTenant), TargetTenantID: strings.ToLower(p.TargetTenant), ConfigurationName: p.Name})
+		}
 		if err == nil {
 			ev.Stamp("/ctsync/apply", "check", "", time.Time{})
 			err = ev.Validate()
@@ -315,7 +335,10 @@ func Schema() ([]byte, error) {
 	}
 	pair := map[string]any{
 		"type": "object", "additionalProperties": false,
-		"required": []string{"name", "sourceTenant", "targetTenant", "users"},
+		"required": []string{"name", "sourceTenant", "targetTenant"},
+		// users are required of a pair that is present, not of one to offboard.
+		"if":   map[string]any{"required": []string{"state"}, "properties": map[string]any{"state": map[string]any{"const": Absent}}},
+		"else": map[string]any{"required": []string{"users"}},
 		"properties": map[string]any{
 			"name":              map[string]any{"type": "string", "minLength": 1, "maxLength": 256, "description": "The configuration app's display name in the source tenant."},
 			"sourceTenant":      withDesc(guid, "Tenant id whose users are synchronized."),
@@ -326,6 +349,10 @@ func Schema() ([]byte, error) {
 			"attributeMappings": events.AttributeMappingsSchema(),
 			"deleteThreshold":   events.DeleteThresholdSchema(),
 			"provisionOnDemand": map[string]any{"type": "boolean", "default": true, "description": "Provision the first user at once, before the job starts."},
+			"state": map[string]any{"type": "string", "enum": []string{Present, Absent}, "default": Present,
+				"description": "absent: apply offboards the pair (job, configuration app, the identity synchronization policy ctsync created), after asking; synchronized accounts stay. Removing a pair from the file deletes nothing."},
+			"removePartners": map[string]any{"type": "boolean", "default": false,
+				"description": "With state: absent, also delete the partner configurations ctsync created and turn off the automatic redemption it turned on in those it found."},
 		},
 	}
 	doc := map[string]any{

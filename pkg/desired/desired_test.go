@@ -69,6 +69,8 @@ func TestEveryValidationErrorNamesItsField(t *testing.T) {
 		{"same tenant twice", "targetTenant: 9e2d6a1b-3c4f-4b7a-8e5d-1f0a2b3c4d55", "targetTenant: 0b7f3c2e-5a4d-4e61-9c1a-7d2e8f901a11", "pairs[0].targetTenant", "differ"},
 		{"unknown key", "    deleteThreshold: 500", "    deleteThreshold: 500\n    color: blue", "pairs[0]", "color"},
 		{"no users", "    users: [61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10]\n", "", "pairs[0]", "users"},
+		{"removePartners on a present pair", "    deleteThreshold: 500", "    deleteThreshold: 500\n    removePartners: true", "pairs[0].removePartners", "state: absent"},
+		{"unknown state", "    deleteThreshold: 500", "    deleteThreshold: 500\n    state: gone", "pairs[0].state", ""},
 		{"wrong apiVersion", "apiVersion: ctsync/v1", "apiVersion: ctsync/v2", "apiVersion", ""},
 		{"not YAML", "pairs:", "pairs: [", "(file)", "YAML"},
 	}
@@ -87,6 +89,18 @@ func TestEveryValidationErrorNamesItsField(t *testing.T) {
 				t.Fatalf("got %q: %q; want field %q saying %q", fe.Field, fe.Problem, tc.field, tc.says)
 			}
 		})
+	}
+}
+
+// A pair to offboard needs no users; one that stays present does.
+func TestAnAbsentPairNeedsNoUsers(t *testing.T) {
+	absent := strings.Replace(example(t), "    users: [61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10]\n", "    state: absent\n    removePartners: true\n", 1)
+	f, err := Parse([]byte(absent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := f.Pairs[0]; !p.Absent() || !p.RemovePartners || len(p.Users) != 0 {
+		t.Fatalf("pair %+v", p)
 	}
 }
 

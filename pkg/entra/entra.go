@@ -80,6 +80,16 @@ type Directory interface {
 	// ProvisioningLogs reads one page of /auditLogs/provisioning: the first
 	// page of q when next is empty, else the page next points to.
 	ProvisioningLogs(ctx context.Context, q LogQuery, next string) (LogPage, error)
+
+	// Teardown, in Microsoft's order: job, service principal, application,
+	// identity synchronization, partner (refused while its identity
+	// synchronization exists). FindApplication returns "" when none has appID.
+	DeleteJob(ctx context.Context, spID, jobID string) error
+	DeleteServicePrincipal(ctx context.Context, spID string) error
+	FindApplication(ctx context.Context, appID string) (string, error)
+	DeleteApplication(ctx context.Context, objectID string) error
+	DeleteIdentitySync(ctx context.Context, partnerTenantID string) error
+	DeletePartner(ctx context.Context, partnerTenantID string) error
 }
 
 // Partner is a cross-tenant access partner configuration. nil flags inherit

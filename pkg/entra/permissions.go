@@ -34,6 +34,12 @@ const (
 	OpStartJob            Op = "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start"
 	OpRestartJob          Op = "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart"
 	OpProvisioningLogs    Op = "GET /auditLogs/provisioning"
+	OpDeleteJob           Op = "DELETE /servicePrincipals/{id}/synchronization/jobs/{jobId}"
+	OpDeleteSP            Op = "DELETE /servicePrincipals/{id}"
+	OpFindApplication     Op = "GET /applications?$filter"
+	OpDeleteApplication   Op = "DELETE /applications/{id}"
+	OpDeleteIdentitySync  Op = "DELETE /policies/crossTenantAccessPolicy/partners/{tenantId}/identitySynchronization"
+	OpDeletePartner       Op = "DELETE /policies/crossTenantAccessPolicy/partners/{tenantId}"
 )
 
 // Access is what an operation needs: the least-privileged application
@@ -71,6 +77,12 @@ var access = map[Op]Access{
 	OpStartJob:            {"Synchronization.ReadWrite.All", "Hybrid Identity Administrator"},
 	OpRestartJob:          {"Synchronization.ReadWrite.All", "Hybrid Identity Administrator"},
 	OpProvisioningLogs:    {"AuditLog.Read.All (with Directory.Read.All)", "Reports Reader"},
+	OpDeleteJob:           {"Synchronization.ReadWrite.All", "Hybrid Identity Administrator"},
+	OpDeleteSP:            {"Application.ReadWrite.All", "Cloud Application Administrator or Application Administrator"},
+	OpFindApplication:     {"Application.Read.All", "Cloud Application Administrator"},
+	OpDeleteApplication:   {"Application.ReadWrite.All", "Cloud Application Administrator or Application Administrator"},
+	OpDeleteIdentitySync:  {"Policy.ReadWrite.CrossTenantAccess", "Security Administrator"},
+	OpDeletePartner:       {"Policy.ReadWrite.CrossTenantAccess", "Security Administrator"},
 }
 
 // DeniedRemedy tells an administrator what to grant when op was refused in tenantID.

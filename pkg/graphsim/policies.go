@@ -138,15 +138,6 @@ func (s *Server) updatePartner(c *call) {
 	c.noContent()
 }
 
-func (s *Server) deletePartner(c *call) {
-	p, ok := c.lookupPartner()
-	if !ok {
-		return
-	}
-	delete(c.tenant.partners, p.tenantID)
-	c.noContent()
-}
-
 type identitySyncBody struct {
 	DisplayName     *string `json:"displayName"`
 	UserSyncInbound *struct {

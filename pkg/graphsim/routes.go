@@ -35,6 +35,8 @@ func (s *Server) routes() http.Handler {
 	g("GET /servicePrincipals", appRead, s.listServicePrincipals)
 	g("GET /servicePrincipals/{sp}", appRead, s.getServicePrincipal)
 	g("DELETE /servicePrincipals/{sp}", appWrite, s.deleteServicePrincipal)
+	g("GET /applications", appRead, s.listApplications)
+	g("DELETE /applications/{app}", appWrite, s.deleteApplication)
 	g("GET /servicePrincipals/{sp}/appRoleAssignedTo", appRead, s.listAssignments)
 	g("POST /servicePrincipals/{sp}/appRoleAssignedTo", assignWrite, s.createAssignment)
 	g("DELETE /servicePrincipals/{sp}/appRoleAssignedTo/{assignment}", assignWrite, s.deleteAssignment)

@@ -176,6 +176,7 @@ type PartnerView struct {
 	InboundAllowed  *bool             `json:"inboundAllowed"`
 	OutboundAllowed *bool             `json:"outboundAllowed"`
 	IdentitySync    *IdentitySyncView `json:"identitySynchronization,omitempty"`
+	InboundTrust    any               `json:"inboundTrust,omitempty"`
 }
 
 // IdentitySyncView shows a partner's identity synchronization policy.
@@ -228,7 +229,7 @@ func (s *Server) Tenant(id string) Snapshot {
 	snap := Snapshot{Partners: []PartnerView{}, ServicePrincipals: []ServicePrincipalView{}, Users: []UserView{}}
 	s.withTenant(id, func(t *tenant) {
 		for _, p := range t.partners {
-			pv := PartnerView{TenantID: p.tenantID, InboundAllowed: p.inboundAllowed, OutboundAllowed: p.outboundAllowed}
+			pv := PartnerView{TenantID: p.tenantID, InboundAllowed: p.inboundAllowed, OutboundAllowed: p.outboundAllowed, InboundTrust: p.inboundTrust}
 			if p.identitySync != nil {
 				pv.IdentitySync = &IdentitySyncView{DisplayName: p.identitySync.displayName, IsSyncAllowed: p.identitySync.isSyncAllowed}
 			}

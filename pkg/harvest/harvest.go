@@ -197,7 +197,12 @@ func (h *Harvester) Run(ctx context.Context) (Summary, error) {
 		go func(cfgs []store.Configuration) {
 			defer wg.Done()
 			for _, c := range cfgs {
+				began := h.opts.Now()
 				part, err := h.harvest(ctx, c)
+				if err == nil && !c.RetiredAt.IsZero() && began.After(c.RetiredAt) {
+					// The last harvest of an offboarded configuration.
+					err = h.store.RetiredHarvested(ctx, c, began)
+				}
 				mu.Lock()
 				sum.Pages += part.Pages
 				sum.Records += part.Records

@@ -26,7 +26,8 @@ func StepFailed(m *chain.Message, f chain.Failure) []events.Event {
 }
 
 // alertTypes are the events the notify route delivers; they touch no tenant.
-var alertTypes = []events.Type{events.SyncSteady, events.SyncQuarantined, events.ProvisioningFailed, events.StepFailed, events.DriftDetected}
+var alertTypes = []events.Type{events.SyncSteady, events.SyncQuarantined, events.ProvisioningFailed, events.StepFailed, events.DriftDetected,
+	events.OffboardingCompleted}
 
 func isAlert(t events.Type) bool {
 	for _, a := range alertTypes {

@@ -104,6 +104,67 @@ func (in Intake) Accept(ctx context.Context, ev events.Event) (string, error) {
 	return data.OnboardingID, nil
 }
 
+// OffboardRequest is what an offboarding asks for.
+type OffboardRequest struct {
+	SourceTenantID string
+	TargetTenantID string
+	Name           string
+	RemovePartners bool
+	RequestedBy    string
+}
+
+// SubmitOffboarding validates an offboarding request, records it and posts
+// offboarding.requested. It returns the offboarding id.
+func (in Intake) SubmitOffboarding(ctx context.Context, r OffboardRequest) (string, error) {
+	id := uuid.NewString()
+	ev, err := events.New(events.OffboardingRequested, events.Offboarding{OffboardingID: id,
+		SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)), TargetTenantID: strings.ToLower(strings.TrimSpace(r.TargetTenantID)),
+		ConfigurationName: strings.TrimSpace(r.Name), RemovePartners: r.RemovePartners, RequestedBy: r.RequestedBy})
+	if err != nil {
+		return "", err
+	}
+	ev.Stamp("/ctsync/cli", id, id, time.Now())
+	_, sealed, err := ev.Sealed()
+	if err != nil {
+		var ve *events.ValidationError
+		if errors.As(err, &ve) {
+			return "", &flagError{field: flagName(ve.Field), problem: ve.Problem}
+		}
+		return "", err
+	}
+	return in.AcceptOffboarding(ctx, sealed)
+}
+
+// AcceptOffboarding records a parsed, valid offboarding.requested event and
+// posts it. It returns the offboarding id.
+func (in Intake) AcceptOffboarding(ctx context.Context, ev events.Event) (string, error) {
+	data, ok := ev.Payload().(*events.Offboarding)
+	if !ok || ev.Type != events.OffboardingRequested {
+		return "", fmt.Errorf("type: only %s starts an offboarding, got %s", events.OffboardingRequested, ev.Type)
+	}
+	if err := in.Allowed.Check(data.SourceTenantID, data.TargetTenantID); err != nil {
+		return "", err
+	}
+	if ev.CorrelationID == "" {
+		ev.CorrelationID = data.OffboardingID
+	}
+	if ev.Subject == "" {
+		ev.Subject = data.OffboardingID
+	}
+	out, err := in.Table.Outgoing(ev)
+	if err != nil {
+		return "", err
+	}
+	if err := in.Progress.SaveOnboarding(ctx, store.Onboarding{ID: data.OffboardingID, Kind: store.KindOffboarding, SourceTenantID: data.SourceTenantID,
+		TargetTenantID: data.TargetTenantID, Name: data.ConfigurationName, RequestedBy: data.RequestedBy, State: store.StateRequested}); err != nil {
+		return "", err
+	}
+	if err := in.Queue.Publish(ctx, out...); err != nil {
+		return "", err
+	}
+	return data.OffboardingID, nil
+}
+
 // flagName translates an event field into the CLI flag that sets it.
 func flagName(field string) string {
 	switch {

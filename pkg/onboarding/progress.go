@@ -28,7 +28,7 @@ func NewRecorder(maxAttempts int, now func() time.Time) *Recorder {
 		now = time.Now
 	}
 	r := &Recorder{chainSteps: map[string]bool{}, maxAttempts: maxAttempts, now: now}
-	for _, s := range Steps() {
+	for _, s := range append(Steps(), OffboardingSteps()...) {
 		r.chainSteps[s.Name] = true
 	}
 	return r
@@ -52,7 +52,7 @@ func (r *Recorder) Record(m *chain.Message, o chain.Outcome) []store.Update {
 		for _, p := range o.Produced {
 			learn(head, p)
 			switch p.Type {
-			case Completion:
+			case Completion, OffboardingCompletion:
 				state = store.StateCompleted
 			case events.DriftDetected:
 				// The chain cannot go on without what was deleted.

@@ -20,6 +20,9 @@ import (
 // its first status was read. The monitor carries on from there.
 const Completion = events.SourceJobObserved
 
+// OffboardingCompletion is the event that completes an offboarding.
+const OffboardingCompletion = events.OffboardingCompleted
+
 // Routes is the onboarding chain, in the order of Microsoft's article: each
 // event type and the step it triggers.
 func Routes(s *steps.Steps) []chain.Route {
@@ -38,6 +41,19 @@ func Routes(s *steps.Steps) []chain.Route {
 		{On: events.SourceSchemaEnsured, Step: "provision-on-demand", Title: "source: provision the first user on demand", Handle: steps.Handle(s.ProvisionOnDemand)},
 		{On: events.SourceOnDemandProvisioned, Step: "start-job", Title: "source: start the synchronization job", Handle: steps.Handle(s.StartJob)},
 		{On: events.SourceJobStarted, Step: "read-job-status", Title: "source: read the job's first status", Handle: steps.Handle(s.ReadJobStatus)},
+	}
+}
+
+// OffboardingRoutes take a pair apart in Microsoft's teardown order
+// (graph-api.md §8): the job before the configuration app, the target's
+// identity synchronization policy before any partner configuration.
+func OffboardingRoutes(s *steps.Steps) []chain.Route {
+	return []chain.Route{
+		{On: events.OffboardingRequested, Step: "delete-sync-job", Title: "source: delete the synchronization job", Handle: steps.Handle(s.DeleteSyncJob)},
+		{On: events.SourceJobDeleted, Step: "delete-configuration-app", Title: "source: delete the configuration app (service principal, application)", Handle: steps.Handle(s.DeleteConfigurationApp)},
+		{On: events.SourceAppDeleted, Step: "delete-target-identity-sync", Title: "target: delete the identity synchronization policy ctsync created", Handle: steps.Handle(s.DeleteTargetIdentitySync)},
+		{On: events.TargetIdentitySyncDeleted, Step: "restore-target-partner", Title: "target: partner configuration deleted or put back (--remove-partners)", Handle: steps.Handle(s.RestoreTargetPartner)},
+		{On: events.TargetPartnerRestored, Step: "restore-source-partner", Title: "source: partner configuration deleted or put back (--remove-partners)", Handle: steps.Handle(s.RestoreSourcePartner)},
 	}
 }
 
@@ -60,7 +76,7 @@ func AlertRoutes(log *slog.Logger) []chain.Route {
 	notify := func(ctx context.Context, ev events.Event) (outcome.Result, error) {
 		level := slog.LevelWarn
 		switch ev.Type {
-		case events.SyncSteady:
+		case events.SyncSteady, events.OffboardingCompleted:
 			level = slog.LevelInfo
 		case events.StepFailed, events.SyncQuarantined, events.DriftDetected:
 			level = slog.LevelError
@@ -79,7 +95,7 @@ func AlertRoutes(log *slog.Logger) []chain.Route {
 // steps it still routes (for intake and generated bindings, which only
 // address queues); its handlers then must not run.
 func Table(s *steps.Steps, log *slog.Logger) (*chain.Table, error) {
-	routes := append(Routes(s), MonitorRoutes(s)...)
+	routes := append(append(Routes(s), OffboardingRoutes(s)...), MonitorRoutes(s)...)
 	return chain.NewTable(append(routes, AlertRoutes(log)...)...)
 }
 
@@ -87,9 +103,14 @@ func Table(s *steps.Steps, log *slog.Logger) (*chain.Table, error) {
 type Step struct{ Name, Title string }
 
 // Steps are the onboarding chain's steps, in order.
-func Steps() []Step {
+func Steps() []Step { return stepsOf(Routes(nil)) }
+
+// OffboardingSteps are the offboarding chain's steps, in order.
+func OffboardingSteps() []Step { return stepsOf(OffboardingRoutes(nil)) }
+
+func stepsOf(routes []chain.Route) []Step {
 	var out []Step
-	for _, r := range Routes(nil) {
+	for _, r := range routes {
 		out = append(out, Step{Name: r.Step, Title: r.Title})
 	}
 	return out

@@ -6,6 +6,7 @@ package plan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/desired"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/store"
 )
 
 // Action is what apply does to a setting.
@@ -58,11 +60,24 @@ type Pair struct {
 	// stop in quarantine (TooManyDeletes) until a person approves.
 	OverThreshold bool     `json:"overThreshold"`
 	Notes         []string `json:"notes,omitempty"`
+	// Absent: the pair is to be offboarded (state: absent in the file, or
+	// ctsync offboard); its changes are the teardown.
+	Absent bool `json:"absent,omitempty"`
 }
 
 // Plan is the whole file's plan.
 type Plan struct {
 	Pairs []Pair `json:"pairs"`
+	// NoLongerInFile are pairs an earlier apply managed that the file no
+	// longer lists: nothing of them is deleted.
+	NoLongerInFile []PairRef `json:"noLongerInFile,omitempty"`
+}
+
+// PairRef names a pair.
+type PairRef struct {
+	Name           string `json:"name"`
+	SourceTenantID string `json:"sourceTenantId"`
+	TargetTenantID string `json:"targetTenantId"`
 }
 
 // Pending reports whether apply would write anything.
@@ -85,11 +100,11 @@ func (p Pair) Pending() bool {
 	return false
 }
 
-// Removes reports whether applying removes anything: users leaving scope or
-// assignments.
+// Removes reports whether applying removes anything: users leaving scope,
+// assignments, or a pair offboarded.
 func (p Plan) Removes() bool {
 	for _, pp := range p.Pairs {
-		if len(pp.Leaving) > 0 {
+		if len(pp.Leaving) > 0 || pp.Absent && pp.Pending() {
 			return true
 		}
 		for _, c := range pp.Changes {
@@ -110,20 +125,57 @@ type SecretsDigest func(ctx context.Context, in events.Onboarding) (same, known 
 type Planner struct {
 	Dirs    entra.Directories
 	Secrets SecretsDigest // nil: secrets are reported as not observable
+	// Pairs reads the store's pair records: what the onboarding found
+	// (offboarding puts it back) and which pairs an apply manages. nil: no
+	// record of any pair.
+	Pairs func(ctx context.Context) ([]store.Pair, error)
 }
 
 // Make plans every pair of the file.
 func (pl Planner) Make(ctx context.Context, f *desired.File) (Plan, error) {
 	out := Plan{Pairs: []Pair{}}
+	records := map[string]store.Pair{}
+	if pl.Pairs != nil {
+		list, err := pl.Pairs(ctx)
+		if err != nil {
+			return Plan{}, err
+		}
+		for _, r := range list {
+			records[pairKey(r.SourceTenantID, r.TargetTenantID)] = r
+		}
+	}
+	inFile := map[string]bool{}
 	for i, p := range f.Pairs {
-		pp, err := pl.pair(ctx, p)
+		key := pairKey(p.SourceTenant, p.TargetTenant)
+		inFile[key] = true
+		var pp Pair
+		var err error
+		if p.Absent() {
+			pp, err = pl.Offboarding(ctx, Offboard{SourceTenantID: p.SourceTenant, TargetTenantID: p.TargetTenant, Name: p.Name,
+				RemovePartners: p.RemovePartners, Found: records[key].Found})
+		} else {
+			pp, err = pl.pair(ctx, p)
+		}
 		if err != nil {
 			return Plan{}, fmt.Errorf("pairs[%d] (%s): %w", i, p.Name, err)
 		}
 		out.Pairs = append(out.Pairs, pp)
 	}
+	for _, key := range sortedKeys(records) {
+		r := records[key]
+		if inFile[key] || len(r.Desired) == 0 {
+			continue
+		}
+		var d struct {
+			ConfigurationName string `json:"configurationName"`
+		}
+		_ = json.Unmarshal(r.Desired, &d)
+		out.NoLongerInFile = append(out.NoLongerInFile, PairRef{Name: d.ConfigurationName, SourceTenantID: r.SourceTenantID, TargetTenantID: r.TargetTenantID})
+	}
 	return out, nil
 }
+
+func pairKey(source, target string) string { return strings.ToLower(source) + "/" + strings.ToLower(target) }
 
 func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 	cfg := p.Configuration()

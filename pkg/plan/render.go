@@ -14,7 +14,12 @@ func Text(w io.Writer, p Plan) {
 	creates, updates, removes, leaving := 0, 0, 0, 0
 	for _, pp := range p.Pairs {
 		fmt.Fprintf(w, "pair %q (source %s → target %s)\n", pp.Name, pp.SourceTenantID, pp.TargetTenantID)
-		if !pp.Pending() && len(pp.Leaving) == 0 {
+		switch {
+		case pp.Absent && !pp.Pending():
+			fmt.Fprintln(w, "  offboarded: nothing left to delete")
+		case pp.Absent:
+			fmt.Fprintln(w, "  OFFBOARD (state: absent), in this order:")
+		case !pp.Pending() && len(pp.Leaving) == 0:
 			fmt.Fprintln(w, "  no changes")
 		}
 		for _, c := range pp.Changes {
@@ -53,6 +58,11 @@ func Text(w io.Writer, p Plan) {
 				"  !!! and delete nobody until a person checks the list and runs `ctsync approve-deletes --source-tenant %s --target-tenant %s --name %q`\n",
 				len(pp.Leaving), pp.DeleteThreshold, pp.SourceTenantID, pp.TargetTenantID, pp.Name)
 		}
+	}
+	for _, r := range p.NoLongerInFile {
+		fmt.Fprintf(w, "pair %q (source %s → target %s) is no longer in the file: nothing of it is deleted, and ctsync no longer manages it from this file;\n"+
+			"  to take it apart, list it with state: absent, or run `ctsync offboard --source-tenant %s --target-tenant %s`\n",
+			r.Name, r.SourceTenantID, r.TargetTenantID, r.SourceTenantID, r.TargetTenantID)
 	}
 	fmt.Fprintf(w, "\nplan: %d to create, %d to change, %d to remove; %d user(s) leave the scope\n", creates, updates, removes, leaving)
 }

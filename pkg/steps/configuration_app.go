@@ -28,7 +28,7 @@ func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	key := "configuration-app/" + strings.ToLower(in.SourceTenantID) + "/" + strings.ToLower(in.TargetTenantID)
+	key := configurationAppKey(in.SourceTenantID, in.TargetTenantID)
 	var listed entra.ServicePrincipal // what the lookup by name returned, app roles included
 	spID, err := s.ensureOnce(ctx, createOnce{
 		key:  key,

@@ -2,23 +2,36 @@ package steps
 
 import (
 	"context"
+	"strings"
 
+	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
+	"github.com/ctsync/ctsync/pkg/store"
 )
 
 // ensurePartner returns dir's partner configuration for the other tenant,
 // creating it when absent. A conflict on create means it exists after all
 // (created concurrently, or by an earlier attempt whose answer was lost).
-func (s *Steps) ensurePartner(ctx context.Context, dir entra.Directory, other string) (entra.Partner, error) {
+// Whether it existed is remembered in the pair's record first.
+func (s *Steps) ensurePartner(ctx context.Context, in events.Onboarding, dir entra.Directory, other string) (entra.Partner, error) {
 	p, err := dir.GetPartner(ctx, other)
-	if err == nil {
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return entra.Partner{}, err
+	}
+	existed := err == nil
+	if rerr := s.remember(ctx, in, func(f *store.Found) bool {
+		if strings.EqualFold(dir.TenantID(), in.TargetTenantID) {
+			return once(&f.TargetPartnerExisted, existed)
+		}
+		return once(&f.SourcePartnerExisted, existed)
+	}); rerr != nil {
+		return entra.Partner{}, rerr
+	}
+	if existed {
 		note.Add(ctx, "partner configuration for %s already present", other)
 		return p, nil
-	}
-	if !fault.Is(err, fault.NotFound) {
-		return entra.Partner{}, err
 	}
 	p, err = dir.CreatePartner(ctx, other)
 	switch {
@@ -38,14 +51,22 @@ func (s *Steps) ensurePartner(ctx context.Context, dir entra.Directory, other st
 
 // ensureAutoRedeem turns on automatic invitation redemption toward the other
 // tenant, inbound or outbound, keeping the other direction as it is.
-func (s *Steps) ensureAutoRedeem(ctx context.Context, dir entra.Directory, other string, inbound bool) error {
-	p, err := s.ensurePartner(ctx, dir, other)
+func (s *Steps) ensureAutoRedeem(ctx context.Context, in events.Onboarding, dir entra.Directory, other string, inbound bool) error {
+	p, err := s.ensurePartner(ctx, in, dir, other)
 	if err != nil {
 		return err
 	}
 	direction, current := "outbound", p.Outbound
 	if inbound {
 		direction, current = "inbound", p.Inbound
+	}
+	if err := s.remember(ctx, in, func(f *store.Found) bool {
+		if inbound {
+			return once(&f.TargetInboundAutoRedeem, isTrue(current))
+		}
+		return once(&f.SourceOutboundAutoRedeem, isTrue(current))
+	}); err != nil {
+		return err
 	}
 	if isTrue(current) {
 		note.Add(ctx, "%s automatic redemption already on", direction)
@@ -60,7 +81,7 @@ func (s *Steps) ensureAutoRedeem(ctx context.Context, dir entra.Directory, other
 	err = dir.SetAutomaticUserConsent(ctx, other, consent)
 	if fault.Is(err, fault.NotFound) {
 		// The partner vanished between read and update: create it, update again.
-		if _, err = s.ensurePartner(ctx, dir, other); err != nil {
+		if _, err = s.ensurePartner(ctx, in, dir, other); err != nil {
 			return err
 		}
 		err = dir.SetAutomaticUserConsent(ctx, other, consent)

@@ -14,7 +14,7 @@ func (s *Steps) EnsureSourceOutboundAutoRedeem(ctx context.Context, in events.On
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	if err := s.ensureAutoRedeem(ctx, source, in.TargetTenantID, false); err != nil {
+	if err := s.ensureAutoRedeem(ctx, in, source, in.TargetTenantID, false); err != nil {
 		return outcome.Result{}, err
 	}
 	return emit(events.SourceAutoRedeemEnsured, in)

@@ -14,7 +14,7 @@ func (s *Steps) EnsureSourcePartner(ctx context.Context, in events.Onboarding) (
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	if _, err := s.ensurePartner(ctx, source, in.TargetTenantID); err != nil {
+	if _, err := s.ensurePartner(ctx, in, source, in.TargetTenantID); err != nil {
 		return outcome.Result{}, err
 	}
 	return emit(events.SourcePartnerEnsured, in)

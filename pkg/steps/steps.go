@@ -58,17 +58,27 @@ func (o *Options) defaults() {
 	}
 }
 
-// Steps performs the onboarding steps against the tenants' directories.
+// State is what the steps keep beside the tenants: the create-once
+// intents, and each pair's record (what the onboarding found before it
+// changed anything, which offboarding puts back).
+type State interface {
+	store.Intents
+	GetPair(ctx context.Context, source, target string) (store.Pair, bool, error)
+	UpdatePair(ctx context.Context, source, target string, fn func(p *store.Pair) error) (store.Pair, error)
+}
+
+// Steps performs the onboarding and offboarding steps against the tenants'
+// directories.
 type Steps struct {
 	dirs    entra.Directories
-	intents store.Intents
+	intents State
 	opts    Options
 }
 
 // New returns the steps.
-func New(dirs entra.Directories, intents store.Intents, opts Options) *Steps {
+func New(dirs entra.Directories, state State, opts Options) *Steps {
 	opts.defaults()
-	return &Steps{dirs: dirs, intents: intents, opts: opts}
+	return &Steps{dirs: dirs, intents: state, opts: opts}
 }
 
 // Options returns the options in effect, defaults filled in.

@@ -8,6 +8,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
 	"github.com/ctsync/ctsync/pkg/outcome"
+	"github.com/ctsync/ctsync/pkg/store"
 )
 
 // EnsureTargetIdentitySync lets the target tenant accept users synchronized
@@ -25,6 +26,15 @@ func (s *Steps) EnsureTargetIdentitySync(ctx context.Context, in events.Onboardi
 	}
 	want := entra.IdentitySync{DisplayName: in.ConfigurationName, SyncAllowed: true}
 	current, err := target.GetIdentitySync(ctx, in.SourceTenantID)
+	if err == nil || fault.Is(err, fault.NotFound) {
+		existed := err == nil
+		if rerr := s.remember(ctx, in, func(f *store.Found) bool {
+			learned := once(&f.TargetIdentitySyncExisted, existed)
+			return once(&f.TargetIdentitySyncAllowed, existed && current.SyncAllowed) || learned
+		}); rerr != nil {
+			return outcome.Result{}, rerr
+		}
+	}
 	switch {
 	case err == nil && current.SyncAllowed:
 		note.Add(ctx, "user synchronization from %s already allowed", in.SourceTenantID)

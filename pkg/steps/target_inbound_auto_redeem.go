@@ -15,7 +15,7 @@ func (s *Steps) EnsureTargetInboundAutoRedeem(ctx context.Context, in events.Onb
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	if err := s.ensureAutoRedeem(ctx, target, in.SourceTenantID, true); err != nil {
+	if err := s.ensureAutoRedeem(ctx, in, target, in.SourceTenantID, true); err != nil {
 		return outcome.Result{}, err
 	}
 	return emit(events.TargetAutoRedeemEnsured, in)

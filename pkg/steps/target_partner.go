@@ -18,7 +18,7 @@ func (s *Steps) EnsureTargetPartner(ctx context.Context, in events.Onboarding) (
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	if _, err := s.ensurePartner(ctx, target, in.SourceTenantID); err != nil {
+	if _, err := s.ensurePartner(ctx, in, target, in.SourceTenantID); err != nil {
 		return outcome.Result{}, err
 	}
 	return emit(events.TargetPartnerEnsured, in)

@@ -12,10 +12,14 @@ import (
 // Configuration is a synchronization configuration whose logs are harvested.
 type Configuration struct {
 	SourceTenantID     string
+	TargetTenantID     string
 	ServicePrincipalID string
 	JobID              string
 	OnboardingID       string
 	Name               string
+	// RetiredAt is when offboarding took the configuration apart: one more
+	// harvest collects its last records, then it leaves the list.
+	RetiredAt time.Time
 }
 
 // Key identifies the configuration's checkpoint.
@@ -30,12 +34,29 @@ func (s *Store) Configurations(ctx context.Context) ([]Configuration, error) {
 	if err != nil {
 		return nil, err
 	}
+	pairs, err := s.ListPairs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	retired := map[string]Retired{}
+	for _, p := range pairs {
+		for _, r := range p.Retired {
+			retired[strings.ToLower(r.ServicePrincipalID)] = r
+		}
+	}
 	byKey := map[string]Configuration{}
 	for _, o := range all {
 		if o.ServicePrincipalID == "" || o.JobID == "" {
 			continue
 		}
-		c := Configuration{SourceTenantID: o.SourceTenantID, ServicePrincipalID: o.ServicePrincipalID, JobID: o.JobID, OnboardingID: o.ID, Name: o.Name}
+		c := Configuration{SourceTenantID: o.SourceTenantID, TargetTenantID: o.TargetTenantID, ServicePrincipalID: o.ServicePrincipalID,
+			JobID: o.JobID, OnboardingID: o.ID, Name: o.Name}
+		if r, ok := retired[strings.ToLower(o.ServicePrincipalID)]; ok {
+			if !r.LastHarvest.IsZero() {
+				continue // offboarded, and its last records collected
+			}
+			c.RetiredAt = r.At
+		}
 		if prev, ok := byKey[c.Key()]; ok && prev.OnboardingID > c.OnboardingID {
 			continue // one per configuration, whichever onboarding; stable across runs
 		}
@@ -47,6 +68,20 @@ func (s *Store) Configurations(ctx context.Context) ([]Configuration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out, nil
+}
+
+// RetiredHarvested records that a harvest that began after c was retired
+// completed: c leaves the harvester's list.
+func (s *Store) RetiredHarvested(ctx context.Context, c Configuration, at time.Time) error {
+	_, err := s.UpdatePair(ctx, c.SourceTenantID, c.TargetTenantID, func(p *Pair) error {
+		for i := range p.Retired {
+			if strings.EqualFold(p.Retired[i].ServicePrincipalID, c.ServicePrincipalID) && p.Retired[i].LastHarvest.IsZero() {
+				p.Retired[i].LastHarvest = at
+			}
+		}
+		return nil
+	})
+	return err
 }
 
 // Checkpoint is how far a configuration's logs were collected.

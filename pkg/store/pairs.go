@@ -17,8 +17,19 @@ type Pair struct {
 	AppliedAt time.Time       `json:"appliedAt,omitempty"`
 	// Found is what the onboarding steps found before they changed
 	// anything; nil for a pair onboarded before ctsync kept this record.
-	Found   *Found `json:"found,omitempty"`
-	Version string `json:"-"`
+	Found *Found `json:"found,omitempty"`
+	// Retired are the configurations offboarding took apart: the harvester
+	// collects their logs once more, then drops them.
+	Retired []Retired `json:"retired,omitempty"`
+	Version string    `json:"-"`
+}
+
+// Retired is an offboarded configuration.
+type Retired struct {
+	ServicePrincipalID string    `json:"servicePrincipalId"`
+	At                 time.Time `json:"at"`
+	// LastHarvest is when a harvest begun after At completed.
+	LastHarvest time.Time `json:"lastHarvest,omitzero"`
 }
 
 // Found is the state of the policies ctsync touches, as it first found them.
@@ -26,6 +37,7 @@ type Pair struct {
 type Found struct {
 	TargetPartnerExisted      *bool `json:"targetPartnerExisted,omitempty"`
 	TargetIdentitySyncExisted *bool `json:"targetIdentitySyncExisted,omitempty"`
+	TargetIdentitySyncAllowed *bool `json:"targetIdentitySyncAllowed,omitempty"`
 	TargetInboundAutoRedeem   *bool `json:"targetInboundAutoRedeem,omitempty"`
 	SourcePartnerExisted      *bool `json:"sourcePartnerExisted,omitempty"`
 	SourceOutboundAutoRedeem  *bool `json:"sourceOutboundAutoRedeem,omitempty"`

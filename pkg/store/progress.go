@@ -95,7 +95,7 @@ func (s *Store) mergeOnboarding(ctx context.Context, o Onboarding) error {
 			{&cur.SourceTenantID, o.SourceTenantID}, {&cur.TargetTenantID, o.TargetTenantID}, {&cur.Name, o.Name},
 			{&cur.RequestedBy, o.RequestedBy}, {&cur.ServicePrincipalID, o.ServicePrincipalID}, {&cur.AppID, o.AppID},
 			{&cur.AppRoleID, o.AppRoleID}, {&cur.JobID, o.JobID}, {&cur.LastEvent, o.LastEvent}, {&cur.JobStatus, o.JobStatus},
-			{&cur.Drift, o.Drift},
+			{&cur.Drift, o.Drift}, {&cur.Kind, o.Kind},
 		} {
 			if f.v != "" {
 				*f.into = f.v

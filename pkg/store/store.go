@@ -24,7 +24,9 @@ var ErrNotFound = errors.New("not found")
 
 // Onboarding is one onboarding's current state.
 type Onboarding struct {
-	ID                 string
+	ID string
+	// Kind is KindOffboarding for an offboarding, empty for an onboarding.
+	Kind               string
 	SourceTenantID     string
 	TargetTenantID     string
 	Name               string
@@ -46,6 +48,10 @@ type Onboarding struct {
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
+
+// KindOffboarding marks an offboarding's record: it is kept and shown like
+// an onboarding's, under its own id.
+const KindOffboarding = "offboarding"
 
 // State is where an onboarding stands.
 type State string

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/localdb"
+	"github.com/ctsync/ctsync/pkg/onboarding"
+	"github.com/ctsync/ctsync/pkg/plan"
+	"github.com/ctsync/ctsync/pkg/store"
+)
+
+// runOffboard shows what offboarding a pair deletes and puts back, asks,
+// then posts offboarding.requested; the chain takes the pair apart in
+// Microsoft's order. An offboarding with nothing left to do posts nothing,
+// so a second offboard makes no write.
+func runOffboard(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet("offboard")
+	var req onboarding.OffboardRequest
+	fs.StringVar(&req.SourceTenantID, "source-tenant", "", "the pair's source tenant id")
+	fs.StringVar(&req.TargetTenantID, "target-tenant", "", "the pair's target tenant id")
+	fs.StringVar(&req.Name, "name", "", "the configuration's name, when ctsync has no record of the pair (default: the name it was onboarded with)")
+	fs.BoolVar(&req.RemovePartners, "remove-partners", false, "also delete the partner configurations ctsync created, and turn off the automatic redemption it turned on in those it found")
+	fs.StringVar(&req.RequestedBy, "requested-by", "", "ticket or requester, kept for audit")
+	yes := fs.Bool("yes", false, "proceed without asking")
+	wait := fs.Bool("wait", false, "follow the offboarding until it completes or fails (the local queue runs here; a cloud deployment runs its own)")
+	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, stop waiting after this long")
+	if _, err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if err := positive("timeout", *timeout); err != nil {
+		return err
+	}
+	if flagSet(fs, "timeout") && !*wait {
+		return fmt.Errorf("%w: --timeout only applies with --wait", errUsage)
+	}
+	for flagName, v := range map[string]*string{"--source-tenant": &req.SourceTenantID, "--target-tenant": &req.TargetTenantID} {
+		*v = strings.ToLower(strings.TrimSpace(*v))
+		if !events.IsGUID(*v) {
+			return fmt.Errorf("%w: %s: %q is not a tenant id (a GUID)", errUsage, flagName, *v)
+		}
+	}
+	allowed, err := env.allowedTenants()
+	if err != nil {
+		return err
+	}
+	if err := allowed.Check(req.SourceTenantID, req.TargetTenantID); err != nil {
+		return err
+	}
+	preview, err := previewOffboarding(ctx, env, &req)
+	if err != nil {
+		return err
+	}
+	plan.Text(env.stdout, plan.Plan{Pairs: []plan.Pair{preview}})
+	if !preview.Pending() {
+		fmt.Fprintln(env.stdout, "\nnothing to offboard: nothing of this pair is left to delete or put back")
+		return nil
+	}
+	if !*yes {
+		if err := confirmWith(env.stdout, os.Stdin, "\nThe offboarding above deletes what is listed. Type yes to proceed: "); err != nil {
+			return err
+		}
+	}
+	if !*wait {
+		intake, err := env.openIntake(ctx)
+		if err != nil {
+			return err
+		}
+		defer intake.Close()
+		id, err := intake.SubmitOffboarding(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "queued offboarding %s on %s\n  `ctsync status %s` follows it\n", id, intake.Where, id)
+		return nil
+	}
+	intake, follow, err := env.openIntakeToFollow(ctx)
+	if err != nil {
+		return err
+	}
+	defer intake.Close()
+	id, err := intake.SubmitOffboarding(ctx, req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	return waitForOffboarding(ctx, env.stdout, follow, id)
+}
+
+// previewOffboarding reads the pair's record (the name it was onboarded
+// with, what the onboarding found) and both tenants, and returns what
+// offboarding would do. It fills in req.Name when it was not given.
+func previewOffboarding(ctx context.Context, env *environment, req *onboarding.OffboardRequest) (plan.Pair, error) {
+	var found *store.Found
+	st, where, closeStore, err := env.openProgress(ctx)
+	switch {
+	case errors.Is(err, localdb.ErrNoState):
+	case err != nil:
+		return plan.Pair{}, err
+	default:
+		defer closeStore()
+		pair, _, err := st.GetPair(ctx, req.SourceTenantID, req.TargetTenantID)
+		if err != nil {
+			return plan.Pair{}, err
+		}
+		found = pair.Found
+		if req.Name == "" {
+			if req.Name, err = onboardedName(ctx, st, pair); err != nil {
+				return plan.Pair{}, err
+			}
+		}
+	}
+	if req.Name == "" {
+		return plan.Pair{}, fmt.Errorf("%w: ctsync has no record of onboarding %s → %s in %s; name the configuration with --name",
+			errUsage, req.SourceTenantID, req.TargetTenantID, where)
+	}
+	gc, err := graphClient(env)
+	if err != nil {
+		return plan.Pair{}, err
+	}
+	return plan.Planner{Dirs: gc}.Offboarding(ctx, plan.Offboard{SourceTenantID: req.SourceTenantID, TargetTenantID: req.TargetTenantID,
+		Name: req.Name, RemovePartners: req.RemovePartners, Found: found})
+}
+
+// onboardedName is the configuration name a pair was onboarded with: what
+// apply recorded, else the latest onboarding of the pair.
+func onboardedName(ctx context.Context, st *store.Store, pair store.Pair) (string, error) {
+	if len(pair.Desired) > 0 {
+		var d onboarding.Desired
+		if err := json.Unmarshal(pair.Desired, &d); err == nil && d.ConfigurationName != "" {
+			return d.ConfigurationName, nil
+		}
+	}
+	list, err := st.ListOnboardings(ctx, 0)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range list { // newest first
+		if o.Kind == "" && strings.EqualFold(o.SourceTenantID, pair.SourceTenantID) && strings.EqualFold(o.TargetTenantID, pair.TargetTenantID) {
+			return o.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// waitForOffboarding follows the offboarding, printing each step as the
+// store records it, until it completed or failed.
+func waitForOffboarding(ctx context.Context, w io.Writer, f follower, id string) error {
+	fmt.Fprintf(w, "offboarding %s\n", id)
+	p := newProgress(w, onboarding.OffboardingSteps())
+	start := time.Now()
+	var final store.Onboarding
+	err := f.Run(ctx, func(ctx context.Context) (bool, error) {
+		o, steps, err := f.Store.GetOnboarding(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		final = o
+		p.show(steps)
+		return o.State.Finished(), nil
+	})
+	if stoppedWaiting(err) {
+		return fmt.Errorf("stopped waiting while the offboarding was %s at step %s (%s); it continues with %s; follow it with `ctsync status %s`",
+			final.State, final.Step, final.Detail, f.Where, id)
+	}
+	if err != nil {
+		return err
+	}
+	if final.State == store.StateFailed {
+		fmt.Fprintf(w, "✗ offboarding failed at step %s\n  reason: %s\n", final.Step, final.Detail)
+		if final.Remedy != "" {
+			fmt.Fprintf(w, "  to fix: %s\n", final.Remedy)
+		}
+		fmt.Fprintf(w, "  the message is in the dead-letter queue: after fixing, `ctsync dlq replay --all` resumes it\n")
+		return fmt.Errorf("offboarding %s failed at step %s", id, final.Step)
+	}
+	fmt.Fprintf(w, "✓ offboarding completed in %s; the synchronized accounts stay in the target\n", time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
