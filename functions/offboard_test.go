@@ -166,7 +166,9 @@ func TestOffboardingResumesAfterAKillAtEveryWrite(t *testing.T) {
 			_, logs = background(t, env, "serve", "--harvest-interval", "1h")
 			waitFor(t, "the offboarding to complete after the restart", func() bool {
 				out, _, _ := ctsync(t, env, "status", "--output", "json")
-				var res struct{ Onboardings []struct{ Kind, State string } }
+				var res struct {
+					Onboardings []struct{ Kind, State string }
+				}
 				if json.Unmarshal([]byte(out), &res) != nil {
 					return false
 				}

@@ -175,7 +175,9 @@ func (pl Planner) Make(ctx context.Context, f *desired.File) (Plan, error) {
 	return out, nil
 }
 
-func pairKey(source, target string) string { return strings.ToLower(source) + "/" + strings.ToLower(target) }
+func pairKey(source, target string) string {
+	return strings.ToLower(source) + "/" + strings.ToLower(target)
+}
 
 func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 	cfg := p.Configuration()
