@@ -18,6 +18,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/harvest/s3objects"
 	"github.com/ctsync/ctsync/pkg/host/cloud"
 	"github.com/ctsync/ctsync/pkg/host/settle"
+	"github.com/ctsync/ctsync/pkg/offboard"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
 	"github.com/ctsync/ctsync/pkg/store/dynamostore"
@@ -131,7 +132,8 @@ func (e *environment) openCloudHost(ctx context.Context, defaultStore string, ou
 		Intake:  intake.Accept,
 		Harvest: c.Harvester(shared.store, out, []harvest.Sink{sink}, hopts).Run,
 		// Status reads the shared store, so any instance answers for any onboarding.
-		API: (&api.Server{Intake: intake, Store: shared.store, BasePath: apiBasePath, Log: log}).Handler(),
+		API: (&api.Server{Intake: intake, Store: shared.store, BasePath: apiBasePath, Log: log,
+			Offboarding: &offboard.Previewer{Dirs: gc, Store: shared.store}}).Handler(),
 		Log: log,
 	}, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/localdb"
+	"github.com/ctsync/ctsync/pkg/offboard"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/plan"
 	"github.com/ctsync/ctsync/pkg/store"
@@ -95,11 +95,11 @@ func runOffboard(ctx context.Context, env *environment, args []string) error {
 	return waitForOffboarding(ctx, env.stdout, follow, id)
 }
 
-// previewOffboarding reads the pair's record (the name it was onboarded
-// with, what the onboarding found) and both tenants, and returns what
-// offboarding would do. It fills in req.Name when it was not given.
+// previewOffboarding reads the pair's record in the configured store (the
+// name it was onboarded with, what the onboarding found) and both tenants,
+// and returns what offboarding would do. It fills in req.Name.
 func previewOffboarding(ctx context.Context, env *environment, req *onboarding.OffboardRequest) (plan.Pair, error) {
-	var found *store.Found
+	var previewer offboard.Previewer
 	st, where, closeStore, err := env.openProgress(ctx)
 	switch {
 	case errors.Is(err, localdb.ErrNoState):
@@ -107,48 +107,18 @@ func previewOffboarding(ctx context.Context, env *environment, req *onboarding.O
 		return plan.Pair{}, err
 	default:
 		defer closeStore()
-		pair, _, err := st.GetPair(ctx, req.SourceTenantID, req.TargetTenantID)
-		if err != nil {
-			return plan.Pair{}, err
-		}
-		found = pair.Found
-		if req.Name == "" {
-			if req.Name, err = onboardedName(ctx, st, pair); err != nil {
-				return plan.Pair{}, err
-			}
-		}
-	}
-	if req.Name == "" {
-		return plan.Pair{}, fmt.Errorf("%w: ctsync has no record of onboarding %s → %s in %s; name the configuration with --name",
-			errUsage, req.SourceTenantID, req.TargetTenantID, where)
+		previewer.Store = st
 	}
 	gc, err := graphClient(env)
 	if err != nil {
 		return plan.Pair{}, err
 	}
-	return plan.Planner{Dirs: gc}.Offboarding(ctx, plan.Offboard{SourceTenantID: req.SourceTenantID, TargetTenantID: req.TargetTenantID,
-		Name: req.Name, RemovePartners: req.RemovePartners, Found: found})
-}
-
-// onboardedName is the configuration name a pair was onboarded with: what
-// apply recorded, else the latest onboarding of the pair.
-func onboardedName(ctx context.Context, st *store.Store, pair store.Pair) (string, error) {
-	if len(pair.Desired) > 0 {
-		var d onboarding.Desired
-		if err := json.Unmarshal(pair.Desired, &d); err == nil && d.ConfigurationName != "" {
-			return d.ConfigurationName, nil
-		}
+	previewer.Dirs = gc
+	preview, err := previewer.Preview(ctx, req)
+	if errors.Is(err, offboard.ErrNoName) {
+		return plan.Pair{}, fmt.Errorf("%w: no record of onboarding %s → %s in %s; name the configuration with --name", errUsage, req.SourceTenantID, req.TargetTenantID, where)
 	}
-	list, err := st.ListOnboardings(ctx, 0)
-	if err != nil {
-		return "", err
-	}
-	for _, o := range list { // newest first
-		if o.Kind == "" && strings.EqualFold(o.SourceTenantID, pair.SourceTenantID) && strings.EqualFold(o.TargetTenantID, pair.TargetTenantID) {
-			return o.Name, nil
-		}
-	}
-	return "", nil
+	return preview, err
 }
 
 // waitForOffboarding follows the offboarding, printing each step as the

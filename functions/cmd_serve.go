@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/harvest"
+	"github.com/ctsync/ctsync/pkg/offboard"
 )
 
 // runServe runs the local host until interrupted: queue workers, and the
@@ -22,7 +23,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("serve")
 	interval := fs.Duration("harvest-interval", 15*time.Minute, "time between provisioning-log harvests (0 turns the harvester off)")
 	out := fs.String("harvest-out", "", "JSON Lines file for collected records (default <state dir>/provisioning.jsonl)")
-	listen := fs.String("listen", "", "serve the HTTP API (POST /onboardings, GET /onboardings/{id}) on this address, e.g. 127.0.0.1:8080; "+
+	listen := fs.String("listen", "", "serve the HTTP API (POST /onboardings, GET /onboardings/{id}, POST /offboardings, GET /offboardings/{id}) on this address, e.g. 127.0.0.1:8080; "+
 		"requests need Authorization: Bearer CTSYNC_INTAKE_TOKEN")
 	if _, err := env.parse(fs, args); err != nil {
 		return err
@@ -53,7 +54,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 
 	var wg sync.WaitGroup
 	if *listen != "" {
-		srv := &api.Server{Intake: a.Intake, Store: a.Store, Log: log}
+		srv := &api.Server{Intake: a.Intake, Store: a.Store, Log: log, Offboarding: &offboard.Previewer{Dirs: a.Graph, Store: a.Store}}
 		handler, err := api.Bearer(token, srv.Handler())
 		if err != nil {
 			return fmt.Errorf("CTSYNC_INTAKE_TOKEN: %w", err)

@@ -264,3 +264,55 @@ func TestStateAbsentOffboardsThatPairOnly(t *testing.T) {
 		t.Fatalf("plan without pair 1: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// A ticket system offboards through the API in two steps: a POST without a
+// digest answers the preview and changes nothing; a POST confirming a
+// digest that no longer matches is refused with the current preview; the
+// POST confirming the preview's digest carries it out, followed at
+// /offboardings/{id}.
+func TestOffboardingOverTheAPIIsPreviewedThenConfirmed(t *testing.T) {
+	sim, env := onboardedWithAPreexistingSourcePartner(t)
+	env = append(env, "CTSYNC_INTAKE_TOKEN="+intakeToken)
+	base, logs := serveAPI(t, env)
+	ask := func(extra string) string {
+		return `{"sourceTenantId":"` + graphsim.SampleSourceTenant + `","targetTenantId":"` + graphsim.SampleTargetTenant +
+			`","removePartners":true,"requestedBy":"CHG0051120"` + extra + `}`
+	}
+	before := len(sim.Requests())
+	status, _, preview := call(t, base, "POST", "/offboardings", "application/json", ask(""), intakeToken)
+	digest, _ := preview["digest"].(string)
+	if status != 200 || preview["pending"] != true || digest == "" || !strings.Contains(fmt.Sprint(preview["preview"]), "synchronization job") {
+		t.Fatalf("preview: %d %v", status, preview)
+	}
+	stale := "sha256:" + strings.Repeat("0", 64)
+	if status, _, out := call(t, base, "POST", "/offboardings", "application/json", ask(`,"digest":"`+stale+`"`), intakeToken); status != 409 || out["digest"] != digest {
+		t.Fatalf("a stale digest: %d %v", status, out)
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"sourceTenantId":"contoso","targetTenantId":"` + graphsim.SampleTargetTenant + `"}`, "sourceTenantId"},
+		{ask(`,"digest":"md5:1"`), "digest"},
+	} {
+		if status, _, out := call(t, base, "POST", "/offboardings", "application/json", tc.body, intakeToken); status != 400 || out["field"] != tc.field {
+			t.Fatalf("%s: %d %v", tc.body, status, out)
+		}
+	}
+	if w := teardownWrites(sim, before); len(w) != 0 {
+		t.Fatalf("previews and refusals wrote %v", w)
+	}
+
+	status, header, accepted := call(t, base, "POST", "/offboardings", "application/json", ask(`,"digest":"`+digest+`"`), intakeToken)
+	if status != 202 || header.Get("Location") != "/offboardings/"+fmt.Sprint(accepted["onboardingId"]) {
+		t.Fatalf("confirmed: %d %v %v", status, header, accepted)
+	}
+	waitFor(t, "the offboarding to complete", func() bool {
+		_, _, st := call(t, base, "GET", header.Get("Location"), "", "", intakeToken)
+		o, _ := st["onboarding"].(map[string]any)
+		return o["state"] == "completed" && o["kind"] == "offboarding"
+	})
+	if len(sim.Tenant(graphsim.SampleSourceTenant).ServicePrincipals) != 0 {
+		t.Fatalf("the configuration app is still there\n%s", logs.String())
+	}
+	if status, _, out := call(t, base, "POST", "/offboardings", "application/json", ask(""), intakeToken); status != 200 || out["pending"] != false {
+		t.Fatalf("after the offboarding: %d %v", status, out)
+	}
+}

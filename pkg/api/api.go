@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/events"
+	"github.com/ctsync/ctsync/pkg/offboard"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
 	"github.com/ctsync/ctsync/pkg/wire"
@@ -43,8 +44,11 @@ type Server struct {
 	// BasePath prefixes every route: "" on the local host and a Lambda
 	// function URL, "/api" under Azure Functions.
 	BasePath string
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Offboarding previews offboardings (POST /offboardings); nil on a host
+	// that does not serve them.
+	Offboarding *offboard.Previewer
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // Handler routes the API.
@@ -65,8 +69,24 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.get(w, r)
 	})
+	mux.HandleFunc(s.BasePath+"/offboardings", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			notAllowed(w, http.MethodPost)
+			return
+		}
+		s.postOffboarding(w, r)
+	})
+	// An offboarding's progress is kept like an onboarding's, under its id.
+	mux.HandleFunc(s.BasePath+"/offboardings/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			notAllowed(w, http.MethodGet)
+			return
+		}
+		s.get(w, r)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		write(w, http.StatusNotFound, Problem{Error: "no such resource: the API serves " + collection + " and " + item})
+		write(w, http.StatusNotFound, Problem{Error: "no such resource: the API serves " + collection + ", " + item + " and " +
+			s.BasePath + "/offboardings[/{id}]"})
 	})
 	return mux
 }

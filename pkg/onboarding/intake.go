@@ -116,23 +116,33 @@ type OffboardRequest struct {
 // SubmitOffboarding validates an offboarding request, records it and posts
 // offboarding.requested. It returns the offboarding id.
 func (in Intake) SubmitOffboarding(ctx context.Context, r OffboardRequest) (string, error) {
+	ev, err := OffboardingEvent(r)
+	if err != nil {
+		return "", err
+	}
+	return in.AcceptOffboarding(ctx, ev)
+}
+
+// OffboardingEvent is the sealed offboarding.requested event of r, with a
+// new offboarding id. Validation errors name the CLI flag.
+func OffboardingEvent(r OffboardRequest) (events.Event, error) {
 	id := uuid.NewString()
 	ev, err := events.New(events.OffboardingRequested, events.Offboarding{OffboardingID: id,
 		SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)), TargetTenantID: strings.ToLower(strings.TrimSpace(r.TargetTenantID)),
 		ConfigurationName: strings.TrimSpace(r.Name), RemovePartners: r.RemovePartners, RequestedBy: r.RequestedBy})
 	if err != nil {
-		return "", err
+		return events.Event{}, err
 	}
 	ev.Stamp("/ctsync/cli", id, id, time.Now())
 	_, sealed, err := ev.Sealed()
 	if err != nil {
 		var ve *events.ValidationError
 		if errors.As(err, &ve) {
-			return "", &flagError{field: flagName(ve.Field), problem: ve.Problem}
+			return events.Event{}, &flagError{field: flagName(ve.Field), problem: ve.Problem}
 		}
-		return "", err
+		return events.Event{}, err
 	}
-	return in.AcceptOffboarding(ctx, sealed)
+	return sealed, nil
 }
 
 // AcceptOffboarding records a parsed, valid offboarding.requested event and

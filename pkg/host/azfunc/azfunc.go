@@ -35,6 +35,8 @@ const (
 	// OnboardingsFunction serves the API (package api) under
 	// /api/onboardings, behind the function key.
 	OnboardingsFunction = "onboardings"
+	// OffboardingsFunction serves /api/offboardings the same way.
+	OffboardingsFunction = "offboardings"
 	// APIBasePath is the Functions host's default HTTP route prefix.
 	APIBasePath = "/api"
 	// MessageBinding is the serviceBusTrigger's binding name.
@@ -74,7 +76,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch function {
 	case HarvestFunction:
 		out, err = h.harvest(r.Context())
-	case OnboardingsFunction:
+	case OnboardingsFunction, OffboardingsFunction:
 		out = h.onboardings(r.Context(), env)
 	default:
 		out, err = h.step(r.Context(), function, env, r.Header.Get("X-Azure-Functions-InvocationId"))

@@ -31,10 +31,12 @@ func Bindings(t *chain.Table) map[string][]byte {
 	}
 	put(HarvestFunction, map[string]any{"name": "timer", "type": "timerTrigger", "direction": "in",
 		"schedule": "%" + HarvestSchedule + "%", "runOnStartup": false, "useMonitor": true})
-	put(OnboardingsFunction,
-		map[string]any{"name": RequestBinding, "type": "httpTrigger", "direction": "in", "methods": []string{"get", "post"},
-			"authLevel": "function", "route": "onboardings/{id?}"},
-		map[string]any{"name": ResponseBinding, "type": "http", "direction": "out"})
+	for _, fn := range []string{OnboardingsFunction, OffboardingsFunction} {
+		put(fn,
+			map[string]any{"name": RequestBinding, "type": "httpTrigger", "direction": "in", "methods": []string{"get", "post"},
+				"authLevel": "function", "route": fn + "/{id?}"},
+			map[string]any{"name": ResponseBinding, "type": "http", "direction": "out"})
+	}
 	return out
 }
 
