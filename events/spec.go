@@ -16,7 +16,7 @@ type Spec struct {
 
 var (
 	pairFields      = []string{"onboardingId", "sourceTenantId", "targetTenantId", "configurationName", "users"}
-	onboardingExtra = []string{"groups", "requestedBy", "configuration", "servicePrincipalId", "appId", "appRoleId", "jobId"}
+	onboardingExtra = []string{"groups", "requestedBy", "configuration", "resumeJobs", "recreate", "servicePrincipalId", "appId", "appRoleId", "jobId"}
 	appFields       = []string{"servicePrincipalId", "appId", "appRoleId"}
 	jobFields       = []string{"jobId"}
 	statusFields    = []string{"statusCode", "scheduleState", "exported", "escrowed", "check"}

@@ -63,6 +63,12 @@ type Onboarding struct {
 	RequestedBy       string   `json:"requestedBy,omitempty"`
 	// Configuration is what a desired-state file asks for (ctsync apply).
 	Configuration *Configuration `json:"configuration,omitempty"`
+	// ResumeJobs and Recreate undo what a person may have done on purpose
+	// (apply --resume-jobs, --recreate): a paused job is resumed, and a
+	// configuration app deleted outside ctsync is created again. Without
+	// them both are reported and left alone.
+	ResumeJobs bool `json:"resumeJobs,omitempty"`
+	Recreate   bool `json:"recreate,omitempty"`
 
 	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
 	AppID              string `json:"appId,omitempty"`

@@ -55,6 +55,8 @@ const maxUsersPerOnboarding = 1000
 var fields = map[string]field{
 	"onboardingId":       {kind: kindGUID, doc: "Correlation id of the onboarding; every event of one onboarding carries it."},
 	"offboardingId":      {kind: kindGUID, doc: "Correlation id of the offboarding; every event of one offboarding carries it."},
+	"resumeJobs":         {kind: kindBool, doc: "Resume a job someone paused (apply --resume-jobs); without it a paused job is reported and left paused."},
+	"recreate":           {kind: kindBool, doc: "Create the configuration app again when someone deleted it (apply --recreate); without it the deletion is reported and the onboarding stops."},
 	"removePartners":     {kind: kindBool, doc: "Also delete the partner configurations ctsync created, and put back those it found (the automatic redemption flags it turned on)."},
 	"sourceTenantId":     {kind: kindGUID, doc: "Tenant whose users are synchronized (the configuration app lives here)."},
 	"targetTenantId":     {kind: kindGUID, doc: "Tenant that receives the users as B2B members."},

@@ -131,6 +131,7 @@ func (e *environment) openCloudHost(ctx context.Context, defaultStore string, ou
 		Router:  c.Router(settle.Publishing{Out: out}, shared.store),
 		Intake:  intake.Accept,
 		Harvest: c.Harvester(shared.store, out, []harvest.Sink{sink}, hopts).Run,
+		Drift:   c.Drift(shared.store, out).Run,
 		// Status reads the shared store, so any instance answers for any onboarding.
 		API: (&api.Server{Intake: intake, Store: shared.store, BasePath: apiBasePath, Log: log,
 			Offboarding: &offboard.Previewer{Dirs: gc, Store: shared.store}}).Handler(),

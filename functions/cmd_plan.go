@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,10 +27,12 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("plan")
 	file := fs.String("f", "", "the desired-state file (YAML or JSON; schema: pkg/desired/schema.json)")
 	out := outputFlag(fs)
+	var undo undoFlags
+	undo.register(fs)
 	if _, err := env.parse(fs, args); err != nil {
 		return err
 	}
-	_, p, err := makePlan(ctx, env, *file)
+	_, p, err := makePlan(ctx, env, *file, undo)
 	if err != nil {
 		return err
 	}
@@ -55,7 +58,7 @@ type planJSON struct {
 // makePlan loads the file, checks its tenants against the allow-list and
 // plans it with the Graph settings of the environment. The local state, when
 // there is one, tells whether saved secrets changed.
-func makePlan(ctx context.Context, env *environment, path string) (*desired.File, plan.Plan, error) {
+func makePlan(ctx context.Context, env *environment, path string, undo undoFlags) (*desired.File, plan.Plan, error) {
 	if strings.TrimSpace(path) == "" {
 		return nil, plan.Plan{}, fmt.Errorf("%w: -f FILE is required", errUsage)
 	}
@@ -76,13 +79,16 @@ func makePlan(ctx context.Context, env *environment, path string) (*desired.File
 	if err != nil {
 		return nil, plan.Plan{}, err
 	}
-	planner := plan.Planner{Dirs: gc}
+	planner := plan.Planner{Dirs: gc, ResumeJobs: undo.resumeJobs, Recreate: undo.recreate}
 	if st, _, closeStore, err := env.openProgress(ctx); err == nil {
 		defer closeStore()
 		planner.Secrets = func(ctx context.Context, in events.Onboarding) (bool, bool, error) {
 			return steps.SavedSecretsMatch(ctx, st, in)
 		}
 		planner.Pairs = st.ListPairs
+		planner.CreatedApp = func(ctx context.Context, source, target string) (string, error) {
+			return steps.CreatedApp(ctx, st, source, target)
+		}
 	} else if !errors.Is(err, localdb.ErrNoState) {
 		return nil, plan.Plan{}, err
 	}
@@ -102,6 +108,8 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 	yes := fs.Bool("yes", false, "proceed without asking, even when the plan removes users or assignments")
 	wait := fs.Bool("wait", false, "follow every pair until it converged or failed (the local queue runs here; a cloud deployment runs its own)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, stop waiting after this long (the onboardings go on under ctsync serve)")
+	var undo undoFlags
+	undo.register(fs)
 	if _, err := env.parse(fs, args); err != nil {
 		return err
 	}
@@ -111,7 +119,7 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 	if flagSet(fs, "timeout") && !*wait {
 		return fmt.Errorf("%w: --timeout only applies with --wait", errUsage)
 	}
-	f, p, err := makePlan(ctx, env, *file)
+	f, p, err := makePlan(ctx, env, *file, undo)
 	if err != nil {
 		return err
 	}
@@ -142,7 +150,8 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 			} else {
 				cfg := pair.Configuration()
 				id, err = intake.Submit(ctx, onboarding.Request{SourceTenantID: pair.SourceTenant, TargetTenantID: pair.TargetTenant, Name: pair.Name,
-					Users: pair.Users, Groups: pair.Groups, RequestedBy: "ctsync apply -f " + *file, Configuration: &cfg})
+					Users: pair.Users, Groups: pair.Groups, RequestedBy: "ctsync apply -f " + *file, Configuration: &cfg,
+					ResumeJobs: undo.resumeJobs, Recreate: undo.recreate})
 			}
 			if err != nil {
 				return fmt.Errorf("pairs[%d] (%s): %w", i, pair.Name, err)
@@ -179,6 +188,15 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	return waitForAll(ctx, env.stdout, follow, ids, names)
+}
+
+// undoFlags are plan's and apply's --resume-jobs and --recreate: what a
+// person may have done on purpose is reported and left alone without them.
+type undoFlags struct{ resumeJobs, recreate bool }
+
+func (u *undoFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&u.resumeJobs, "resume-jobs", false, "resume jobs someone paused (without it they are reported and left paused)")
+	fs.BoolVar(&u.recreate, "recreate", false, "create again a configuration app someone deleted (without it the deletion is reported)")
 }
 
 // confirmWith asks a person at a terminal to type yes; without a terminal

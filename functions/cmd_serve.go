@@ -23,6 +23,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("serve")
 	interval := fs.Duration("harvest-interval", 15*time.Minute, "time between provisioning-log harvests (0 turns the harvester off)")
 	out := fs.String("harvest-out", "", "JSON Lines file for collected records (default <state dir>/provisioning.jsonl)")
+	driftInterval := fs.Duration("drift-interval", time.Hour, "time between drift checks of every pair apply manages (0 turns them off)")
 	listen := fs.String("listen", "", "serve the HTTP API (POST /onboardings, GET /onboardings/{id}, POST /offboardings, GET /offboardings/{id}) on this address, e.g. 127.0.0.1:8080; "+
 		"requests need Authorization: Bearer CTSYNC_INTAKE_TOKEN")
 	if _, err := env.parse(fs, args); err != nil {
@@ -43,6 +44,14 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 	}
+	if err := notNegative("drift-interval", *driftInterval); err != nil {
+		return err
+	}
+	if v := env.getenv("CTSYNC_DRIFT_INTERVAL"); v != "" && !flagSet(fs, "drift-interval") {
+		if err := env.duration("CTSYNC_DRIFT_INTERVAL", driftInterval); err != nil {
+			return err
+		}
+	}
 	a, hopts, err := env.openHarvestingHost(slog.LevelInfo)
 	if err != nil {
 		return err
@@ -50,7 +59,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	defer a.Close()
 	log := a.Log
 	stateDir := env.stateDir()
-	log.Info("ctsync serving", "state_dir", stateDir, "graph", a.Graph.Config().Describe(), "queues", a.Table.Queues(), "harvest_interval", interval.String())
+	log.Info("ctsync serving", "state_dir", stateDir, "graph", a.Graph.Config().Describe(), "queues", a.Table.Queues(), "harvest_interval", interval.String(),
+		"drift_interval", driftInterval.String())
 
 	var wg sync.WaitGroup
 	if *listen != "" {
@@ -65,7 +75,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		}
 		httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-		log.Info("API listening", "addr", ln.Addr().String(), "routes", "POST /onboardings, GET /onboardings/{id}")
+		log.Info("API listening", "addr", ln.Addr().String(), "routes", "POST /onboardings, GET /onboardings/{id}, POST /offboardings, GET /offboardings/{id}")
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -98,18 +108,50 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			harvestEvery(ctx, log, h, *interval)
 		}()
 	}
+	if *driftInterval > 0 {
+		d := a.Drift(a.Store, a.Bus)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			every(ctx, *driftInterval, func(ctx context.Context) {
+				sum, err := d.Run(ctx)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					log.Error("drift check failed", "error", err)
+				case err == nil:
+					log.Info("drift check done", "pairs", sum.Pairs, "drifted", sum.Drifted, "settings", sum.Settings, "new", sum.New, "took", sum.Took.Round(time.Millisecond).String())
+				}
+				for _, e := range sum.Errors {
+					log.Error("drift check of a pair failed", "error", e.Error())
+				}
+			})
+		}()
+	}
 	err = a.Host.Run(ctx)
 	wg.Wait()
 	log.Info("ctsync stopped")
 	return err
 }
 
-// harvestEvery runs the harvester at start and then on every tick; a tick
-// that comes while a harvest still runs is skipped.
-func harvestEvery(ctx context.Context, log *slog.Logger, h *harvest.Harvester, interval time.Duration) {
+// every runs fn at start and then on every tick until ctx ends; a tick that
+// comes while fn still runs is skipped.
+func every(ctx context.Context, interval time.Duration, fn func(ctx context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		fn(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// harvestEvery runs the harvester at start and then on every tick; a tick
+// that comes while a harvest still runs is skipped.
+func harvestEvery(ctx context.Context, log *slog.Logger, h *harvest.Harvester, interval time.Duration) {
+	every(ctx, interval, func(ctx context.Context) {
 		sum, err := h.Run(ctx)
 		switch {
 		case errors.Is(err, harvest.ErrBusy):
@@ -123,12 +165,7 @@ func harvestEvery(ctx context.Context, log *slog.Logger, h *harvest.Harvester, i
 				log.Error("harvest of a configuration failed", "error", e.Error())
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // progressLogger logs a long harvest's progress at most every interval per

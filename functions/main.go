@@ -32,10 +32,11 @@ func commands() []command {
 	return []command{
 		{"onboard", "--source-tenant S --target-tenant T --name NAME --user ID [--user ID…] [--group ID…] [--wait]",
 			"post an onboarding; with --wait, run the local queue until it completes, showing each step", 0, runOnboard},
-		{"plan", "-f FILE [--output text|json]", "read both tenants of every pair in FILE and show what apply would change, users leaving the scope first (exit 2: changes pending)", 0, runPlan},
-		{"apply", "-f FILE [--yes] [--wait] [--timeout D]", "bring every pair in FILE to its desired state through the chain; asks first when users or assignments would be removed", 0, runApply},
+		{"plan", "-f FILE [--output text|json] [--resume-jobs] [--recreate]", "read both tenants of every pair in FILE and show what apply would change, users leaving the scope first (exit 2: changes pending)", 0, runPlan},
+		{"apply", "-f FILE [--yes] [--wait] [--timeout D] [--resume-jobs] [--recreate]", "bring every pair in FILE to its desired state through the chain; asks first when users or assignments would be removed", 0, runApply},
 		{"offboard", "--source-tenant S --target-tenant T [--remove-partners] [--yes] [--wait]",
 			"show what taking a pair apart deletes (in Microsoft's order; synchronized accounts stay), ask, then do it through the chain", 0, runOffboard},
+		{"drift", "", "check every pair apply manages against its recorded desired configuration once, as the drift timer does; alert what is new (exit 2: drift)", 0, runDrift},
 		{"approve-deletes", "--source-tenant S --target-tenant T --name NAME [--yes]", "let a job make the deletions its accidental-deletion threshold held back (restart with ForceDeletes)", 0, runApproveDeletes},
 		{"status", "[ONBOARDING_ID]", "show where each onboarding stands, or one onboarding's steps", 1, runStatus},
 		{"demo", "", "start the built-in Graph emulator, onboard a demo tenant pair and show the result", 0, runDemo},

@@ -20,6 +20,9 @@ param graphAppClientId string
 @description('NCRONTAB schedule of the provisioning-log harvest (six fields, UTC).')
 param harvestSchedule string = '0 */15 * * * *'
 
+@description('NCRONTAB schedule of the drift check of every managed pair (six fields, UTC).')
+param driftSchedule string = '0 0 * * * *'
+
 @description('Tenant ids ctsync may touch, comma-separated; empty allows every tenant the app can reach.')
 param allowedTenants string = ''
 
@@ -131,6 +134,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'CTSYNC_TABLE', value: stateTable }
         { name: 'CTSYNC_BLOB_CONTAINER', value: recordsContainer }
         { name: 'CTSYNC_HARVEST_SCHEDULE', value: harvestSchedule }
+        { name: 'CTSYNC_DRIFT_SCHEDULE', value: driftSchedule }
         { name: 'CTSYNC_ALLOWED_TENANTS', value: allowedTenants }
       ]
     }

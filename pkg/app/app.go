@@ -22,6 +22,7 @@ import (
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/drift"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/local"
@@ -191,6 +192,27 @@ func (c *Chain) Harvester(st *store.Store, alerts bus.Publisher, sinks []harvest
 		opts.Log = c.Log
 	}
 	return harvest.New(c.Graph, st, sinks, opts)
+}
+
+// Drift returns the drift timer's handler: it reads the pairs' records in
+// st and publishes drift.detected to alerts (the local queue, or the
+// cloud's).
+func (c *Chain) Drift(st *store.Store, alerts bus.Publisher) *drift.Detector {
+	return &drift.Detector{Dirs: c.Graph, Store: st, Log: c.Log, AllowTenant: c.allows(),
+		Alerts: func(ctx context.Context, evs []events.Event) error {
+			out, err := c.Table.Outgoing(evs...)
+			if err != nil {
+				return err
+			}
+			return alerts.Publish(ctx, out...)
+		}}
+}
+
+func (c *Chain) allows() func(string) bool {
+	if c.Tenants == nil {
+		return nil
+	}
+	return c.Tenants.Allows
 }
 
 // Harvester returns the local host's harvester: records go to the local

@@ -37,6 +37,8 @@ type Request struct {
 	// Configuration is a desired-state file's pair configuration (apply);
 	// nil for `ctsync onboard`.
 	Configuration *events.Configuration
+	// ResumeJobs and Recreate are apply's --resume-jobs and --recreate.
+	ResumeJobs, Recreate bool
 }
 
 // Submit validates a request, records it and posts onboarding.requested.
@@ -47,6 +49,7 @@ func (in Intake) Submit(ctx context.Context, r Request) (string, error) {
 		OnboardingID: id, SourceTenantID: strings.ToLower(strings.TrimSpace(r.SourceTenantID)),
 		TargetTenantID: strings.ToLower(strings.TrimSpace(r.TargetTenantID)), ConfigurationName: strings.TrimSpace(r.Name),
 		Users: lowerAll(r.Users), Groups: lowerAll(r.Groups), RequestedBy: r.RequestedBy, Configuration: r.Configuration,
+		ResumeJobs: r.ResumeJobs, Recreate: r.Recreate,
 	}
 	ev, err := events.New(events.OnboardingRequested, data)
 	if err != nil {

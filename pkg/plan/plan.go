@@ -17,6 +17,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/desired"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
 )
 
@@ -29,6 +30,10 @@ const (
 	Remove Action = "remove"
 	// Unobservable settings cannot be read back from Graph (secrets).
 	Unobservable Action = "not-observable"
+	// Reported is drift a person may have made on purpose (a paused job, a
+	// configuration app deleted outside ctsync, a quarantine): shown, and
+	// left alone unless apply is told otherwise (--resume-jobs, --recreate).
+	Reported Action = "reported"
 )
 
 // Change is one setting apply would write.
@@ -93,7 +98,7 @@ func (p Plan) Pending() bool {
 // Pending reports whether apply would write anything for this pair.
 func (p Pair) Pending() bool {
 	for _, c := range p.Changes {
-		if c.Action != Unobservable {
+		if c.Action != Unobservable && c.Action != Reported {
 			return true
 		}
 	}
@@ -129,6 +134,17 @@ type Planner struct {
 	// (offboarding puts it back) and which pairs an apply manages. nil: no
 	// record of any pair.
 	Pairs func(ctx context.Context) ([]store.Pair, error)
+	// CreatedApp returns the configuration app ctsync recorded creating
+	// (or adopting) for a pair, "" when none: a missing app ctsync had made
+	// was deleted outside it. nil: no record.
+	CreatedApp func(ctx context.Context, source, target string) (string, error)
+	// ResumeJobs and Recreate are apply's --resume-jobs and --recreate:
+	// a paused job is planned to be resumed, and a configuration app deleted
+	// outside ctsync to be created again, instead of only reported.
+	ResumeJobs, Recreate bool
+	// SettingsOnly skips the deletion preview (reading every assigned user
+	// and group member): the drift timer compares settings only.
+	SettingsOnly bool
 }
 
 // Make plans every pair of the file.
@@ -178,6 +194,10 @@ func (pl Planner) Make(ctx context.Context, f *desired.File) (Plan, error) {
 func pairKey(source, target string) string {
 	return strings.ToLower(source) + "/" + strings.ToLower(target)
 }
+
+// Pair plans one pair that should be present: what apply would change,
+// and what changed outside ctsync that apply leaves alone (Reported).
+func (pl Planner) Pair(ctx context.Context, p desired.Pair) (Pair, error) { return pl.pair(ctx, p) }
 
 func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 	cfg := p.Configuration()
@@ -247,6 +267,18 @@ func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 	var current []entra.Assignment
 	switch len(sps) {
 	case 0:
+		if pl.CreatedApp != nil {
+			known, err := pl.CreatedApp(ctx, src, dst)
+			if err != nil {
+				return out, err
+			}
+			if known != "" && !pl.Recreate {
+				// Deleted on purpose, perhaps: its job and settings went with it.
+				add("source", "configuration app "+fmt.Sprintf("%q", p.Name), Reported, "deleted outside ctsync (it was "+known+")",
+					"exists; apply --recreate creates a new one, with its job")
+				return out, nil
+			}
+		}
 		add("source", "configuration app "+fmt.Sprintf("%q", p.Name), Create, "", "from template "+entra.CrossTenantSyncTemplateID)
 	case 1:
 		spID = sps[0].ID
@@ -274,8 +306,20 @@ func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 		if schema, err = source.GetSchema(ctx, spID, job.ID); err != nil {
 			return out, err
 		}
-		if job.ScheduleState != "Active" {
+		switch {
+		case job.ScheduleState == "Paused" && !pl.ResumeJobs:
+			add("source", "synchronization job schedule", Reported, "Paused outside ctsync", "Active; apply --resume-jobs resumes it")
+		case job.ScheduleState != "Active":
 			add("source", "synchronization job schedule", Update, job.ScheduleState, "Active (started)")
+		}
+		switch {
+		case job.Quarantine == nil:
+		case steps.RestartsOutOfQuarantine(job.Quarantine.Reason):
+			add("source", "synchronization job status", Update, "Quarantine ("+job.Quarantine.Reason+")",
+				"restarted out of quarantine (resetScope QuarantineState) once the policies above are in place")
+		default:
+			add("source", "synchronization job status", Reported, "Quarantine ("+job.Quarantine.Reason+")",
+				"not quarantined: "+steps.QuarantineRemedy(job.Quarantine.Reason))
 		}
 	}
 
@@ -338,6 +382,9 @@ func (pl Planner) pair(ctx context.Context, p desired.Pair) (Pair, error) {
 		}
 	}
 
+	if pl.SettingsOnly {
+		return out, nil
+	}
 	// Deletion preview: who is in scope now, who will be.
 	afterFilters := nowFilters
 	if cfg.ScopingFilters != nil {

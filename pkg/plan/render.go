@@ -5,13 +5,14 @@ import (
 	"io"
 )
 
-var symbols = map[Action]string{Create: "+", Update: "~", Remove: "-", Unobservable: "?"}
+var symbols = map[Action]string{Create: "+", Update: "~", Remove: "-", Unobservable: "?", Reported: "!"}
 
 // Text writes the plan for people: one block per pair, one line per
-// setting, the users leaving scope by name, and a loud warning when they
-// reach the delete threshold.
+// setting (+ create, ~ change, - remove, ? not observable, ! changed
+// outside ctsync and only reported), the users leaving scope by name, and a
+// loud warning when they reach the delete threshold.
 func Text(w io.Writer, p Plan) {
-	creates, updates, removes, leaving := 0, 0, 0, 0
+	creates, updates, removes, leaving, reported := 0, 0, 0, 0, 0
 	for _, pp := range p.Pairs {
 		fmt.Fprintf(w, "pair %q (source %s → target %s)\n", pp.Name, pp.SourceTenantID, pp.TargetTenantID)
 		switch {
@@ -19,14 +20,18 @@ func Text(w io.Writer, p Plan) {
 			fmt.Fprintln(w, "  offboarded: nothing left to delete")
 		case pp.Absent:
 			fmt.Fprintln(w, "  OFFBOARD (state: absent), in this order:")
-		case !pp.Pending() && len(pp.Leaving) == 0:
+		case !pp.Pending() && len(pp.Leaving) == 0 && len(pp.Changes) == 0:
 			fmt.Fprintln(w, "  no changes")
+		case !pp.Pending() && len(pp.Leaving) == 0:
+			fmt.Fprintln(w, "  nothing to apply; changed outside ctsync, reported and left as it is (!):")
 		}
 		for _, c := range pp.Changes {
 			line := fmt.Sprintf("  %s %s %s", symbols[c.Action], c.Tenant, c.Setting)
 			switch {
 			case c.Action == Unobservable:
 				line += ": " + c.To
+			case c.Action == Reported:
+				line += ": " + c.From + ", want " + c.To
 			case c.From != "" && c.To != "":
 				line += ": " + c.From + " → " + c.To
 			case c.To != "":
@@ -40,6 +45,8 @@ func Text(w io.Writer, p Plan) {
 				updates++
 			case Remove:
 				removes++
+			case Reported:
+				reported++
 			}
 		}
 		for _, n := range pp.Notes {
@@ -64,5 +71,9 @@ func Text(w io.Writer, p Plan) {
 			"  to take it apart, list it with state: absent, or run `ctsync offboard --source-tenant %s --target-tenant %s`\n",
 			r.Name, r.SourceTenantID, r.TargetTenantID, r.SourceTenantID, r.TargetTenantID)
 	}
-	fmt.Fprintf(w, "\nplan: %d to create, %d to change, %d to remove; %d user(s) leave the scope\n", creates, updates, removes, leaving)
+	fmt.Fprintf(w, "\nplan: %d to create, %d to change, %d to remove; %d user(s) leave the scope", creates, updates, removes, leaving)
+	if reported > 0 {
+		fmt.Fprintf(w, "; %d changed outside ctsync and only reported", reported)
+	}
+	fmt.Fprintln(w)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
 	"github.com/ctsync/ctsync/pkg/outcome"
+	"github.com/ctsync/ctsync/pkg/store"
 )
 
 // accessRole is the configuration app's only app role; users and groups are
@@ -45,6 +46,17 @@ func (s *Steps) EnsureConfigurationApp(ctx context.Context, in events.Onboarding
 		create: func(ctx context.Context) (string, error) {
 			sp, err := source.InstantiateTemplate(ctx, entra.CrossTenantSyncTemplateID, in.ConfigurationName)
 			return sp.ID, err
+		},
+		// Someone deleted the app ctsync made, perhaps on purpose: it is
+		// made again only when the onboarding says so.
+		deleted: func(id string) error {
+			if in.Recreate {
+				return nil
+			}
+			return &drifted{events.Drift{OnboardingID: in.OnboardingID, SourceTenantID: in.SourceTenantID, TargetTenantID: in.TargetTenantID,
+				ConfigurationName: in.ConfigurationName, ServicePrincipalID: id, Setting: "configurationApp",
+				Expected: "configuration app " + id + " exists", Actual: "configuration app " + id + " was deleted outside ctsync (its job went with it)",
+				Remedy: "if the deletion was not intended, apply again with --recreate to create a new configuration app and job; if it was, offboard the pair"}}
 		},
 	})
 	if err != nil {
@@ -117,3 +129,13 @@ func (s *Steps) findConfigurationApp(ctx context.Context, source entra.Directory
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
+
+// CreatedApp returns the configuration app ctsync recorded creating (or
+// adopting) for the pair, "" when it has no such record.
+func CreatedApp(ctx context.Context, intents store.Intents, source, target string) (string, error) {
+	intent, held, err := intents.Intent(ctx, configurationAppKey(source, target))
+	if err != nil || !held || intent.State != store.IntentDone {
+		return "", err
+	}
+	return intent.ObjectID, nil
+}

@@ -21,6 +21,9 @@ type createOnce struct {
 	// readable reports whether the object with id can be read.
 	readable func(ctx context.Context, id string) (bool, error)
 	create   func(ctx context.Context) (string, error)
+	// deleted, when set, is asked before an object ctsync created and
+	// someone deleted is created again: an error stops the step instead.
+	deleted func(id string) error
 }
 
 // ensureOnce returns the id of the object c describes, creating it only when
@@ -83,6 +86,11 @@ func (s *Steps) ensureOnce(ctx context.Context, c createOnce) (string, error) {
 				return "", s.notYet(c.what, "%s %s was created at %s and is not readable yet (replication)", c.what, intent.ObjectID, intent.UpdatedAt.Format("15:04:05"))
 			}
 			// Created, then gone for longer than replication takes: deleted.
+			if c.deleted != nil {
+				if err := c.deleted(intent.ObjectID); err != nil {
+					return "", err
+				}
+			}
 			note.Add(ctx, "%s %s created earlier no longer exists; creating it again", c.what, intent.ObjectID)
 		default:
 			if age := s.now().Sub(intent.StartedAt); age < s.opts.ReplicationWindow {

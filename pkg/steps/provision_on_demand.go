@@ -14,16 +14,16 @@ import (
 // ProvisionOnDemand provisions the first assigned user right away (step 11),
 // a smoke test of the whole configuration before the job starts. The rule
 // id is read from the job's schema (USER_INBOUND_USER) every time rather than
-// assumed. Once the job runs, its cycles provision everyone and the step
-// makes no call. A user already in the target comes back Skipped
+// assumed. Once the job was started (running or paused since), its cycles
+// provision everyone and the step makes no call. A user already in the target comes back Skipped
 // (RedundantExport), so a repeat is harmless.
 func (s *Steps) ProvisionOnDemand(ctx context.Context, in events.Onboarding) (outcome.Result, error) {
 	source, job, err := s.sourceJob(ctx, in)
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	if job.ScheduleState == "Active" {
-		note.Add(ctx, "job already started; its cycles provision every assigned user")
+	if job.ScheduleState == "Active" || job.ScheduleState == "Paused" {
+		note.Add(ctx, "job started before (%s); its cycles provision every assigned user", job.ScheduleState)
 		return emit(events.SourceOnDemandProvisioned, in)
 	}
 	if c := in.Configuration; c != nil && c.ProvisionOnDemand != nil && !*c.ProvisionOnDemand {

@@ -21,7 +21,10 @@ type Pair struct {
 	// Retired are the configurations offboarding took apart: the harvester
 	// collects their logs once more, then drops them.
 	Retired []Retired `json:"retired,omitempty"`
-	Version string    `json:"-"`
+	// DriftReported is the drift the timer last reported (each as
+	// "setting|expected|actual"), so that it alerts on what is new, once.
+	DriftReported []string `json:"driftReported,omitempty"`
+	Version       string   `json:"-"`
 }
 
 // Retired is an offboarded configuration.

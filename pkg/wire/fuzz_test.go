@@ -89,6 +89,7 @@ func FuzzLambdaPayload(f *testing.F) {
 	f.Add(batch)
 	f.Add([]byte(`{"version":"0","id":"1","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`))
 	f.Add([]byte(`{"action":"harvest"}`))
+	f.Add([]byte(`{"action":"drift"}`))
 	f.Add(body)
 	furl, _ := json.Marshal(lambdaevents.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/onboardings", Body: base64.StdEncoding.EncodeToString(body),
 		IsBase64Encoded: true, Headers: map[string]string{"content-type": "application/json"},

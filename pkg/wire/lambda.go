@@ -20,6 +20,7 @@ const (
 	LambdaHarvest                          // the schedule, or {"action":"harvest"}
 	LambdaOnboarding                       // an onboarding.requested CloudEvent, invoked directly
 	LambdaHTTP                             // a function URL request (the API)
+	LambdaDrift                            // the drift schedule's {"action":"drift"}
 )
 
 // Invocation is a classified invocation payload, decoded for its kind.
@@ -66,12 +67,14 @@ func ClassifyLambda(payload []byte) (Invocation, error) {
 			return Invocation{}, err
 		}
 		return Invocation{Kind: LambdaHTTP, HTTP: &req}, nil
+	case probe.Action == "drift":
+		return Invocation{Kind: LambdaDrift}, nil
 	case probe.DetailType == "Scheduled Event" || probe.Action == "harvest":
 		return Invocation{Kind: LambdaHarvest}, nil
 	case probe.SpecVersion != "":
 		return Invocation{Kind: LambdaOnboarding}, nil
 	}
-	return Invocation{}, errors.New(`unrecognized invocation: expected an SQS batch, a function URL request, a scheduled event (or {"action":"harvest"}), or an onboarding.requested CloudEvent`)
+	return Invocation{}, errors.New(`unrecognized invocation: expected an SQS batch, a function URL request, a scheduled event (or {"action":"harvest"}), {"action":"drift"}, or an onboarding.requested CloudEvent`)
 }
 
 // IDAttribute is the SQS message attribute that carries ctsync's message id

@@ -50,6 +50,8 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, err
 		return h.Steps(ctx, *inv.Batch), nil
 	case wire.LambdaHarvest:
 		return h.RunHarvest(ctx)
+	case wire.LambdaDrift:
+		return h.RunDrift(ctx)
 	case wire.LambdaHTTP:
 		// The function URL authenticated the caller (IAM) before invoking.
 		resp := h.ServeAPI(ctx, *inv.HTTP)

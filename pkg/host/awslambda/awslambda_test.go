@@ -298,7 +298,7 @@ func TestRecordsFromOtherQueuesAndNearTheDeadlineComeBack(t *testing.T) {
 	}
 }
 
-func TestSchedulesHarvestAndDirectInvocationsAreValidated(t *testing.T) {
+func TestSchedulesHarvestAndCheckDriftAndDirectInvocationsAreValidated(t *testing.T) {
 	a := hosttest.Open(t, hosttest.StartSim(t))
 	svc := newLambdaService(t, a, a.Bus)
 	out, err := svc.invoke(context.Background(), map[string]any{"version": "0", "id": "e1", "detail-type": "Scheduled Event",
@@ -306,6 +306,12 @@ func TestSchedulesHarvestAndDirectInvocationsAreValidated(t *testing.T) {
 	var res cloud.HarvestReport
 	if err != nil || json.Unmarshal(out, &res) != nil || res.Configurations != 0 || res.Errors != nil {
 		t.Fatalf("scheduled harvest: %s %v", out, err)
+	}
+	// The drift schedule's input.
+	out, err = svc.invoke(context.Background(), map[string]any{"action": "drift"})
+	var drift cloud.DriftReport
+	if err != nil || json.Unmarshal(out, &drift) != nil || drift.Pairs != 0 || drift.Errors != nil {
+		t.Fatalf("scheduled drift check: %s %v", out, err)
 	}
 	body := strings.Replace(string(hosttest.OnboardingRequest(t)), graphsim.SampleUsers[0].ID, "adele@contoso.com", 1)
 	if _, err := svc.invoke(context.Background(), json.RawMessage(body)); err == nil || !strings.Contains(err.Error(), "data.users[0]") {

@@ -70,6 +70,8 @@ func Template(t *chain.Table) []byte {
 	}
 	triggers := map[string]any{
 		"Harvest": map[string]any{"Type": "Schedule", "Properties": map[string]any{"Schedule": ref("HarvestSchedule")}},
+		"Drift": map[string]any{"Type": "Schedule", "Properties": map[string]any{"Schedule": ref("DriftSchedule"),
+			"Input": `{"action":"drift"}`}},
 	}
 	for _, q := range t.Queues() {
 		id := logicalID(q)
@@ -114,7 +116,7 @@ func Template(t *chain.Table) []byte {
 	tmpl := map[string]any{
 		"AWSTemplateFormatVersion": "2010-09-09",
 		"Transform":                "AWS::Serverless-2016-10-31",
-		"Description": "ctsync on AWS Lambda: one SQS queue per step, the function, the harvest schedule, the shared store " +
+		"Description": "ctsync on AWS Lambda: one SQS queue per step, the function, the harvest and drift schedules, the shared store " +
 			"(DynamoDB) and the records bucket (generated from the chain table; do not edit)",
 		"Parameters": map[string]any{
 			"QueuePrefix":       map[string]any{"Type": "String", "Default": "ctsync-", "Description": "prefix of this deployment's queue names"},
@@ -122,6 +124,7 @@ func Template(t *chain.Table) []byte {
 			"AzureClientId":     map[string]any{"Type": "String", "Description": "the multi-tenant app consented in both tenants"},
 			"AzureClientSecret": map[string]any{"Type": "String", "NoEcho": true},
 			"HarvestSchedule":   map[string]any{"Type": "String", "Default": "rate(15 minutes)"},
+			"DriftSchedule":     map[string]any{"Type": "String", "Default": "rate(1 hour)"},
 			"AllowedTenants": map[string]any{"Type": "String", "Default": "",
 				"Description": "tenant ids ctsync may touch, comma-separated; empty allows every tenant the app can reach " +
 					"(Lambda caps all environment variables at 4 KB: for a longer list, ship a file and set CTSYNC_ALLOWED_TENANTS_FILE)"},

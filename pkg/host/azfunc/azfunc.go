@@ -32,6 +32,8 @@ import (
 // Function names besides the step queues.
 const (
 	HarvestFunction = "harvest"
+	// DriftFunction is the drift check's timer.
+	DriftFunction = "drift"
 	// OnboardingsFunction serves the API (package api) under
 	// /api/onboardings, behind the function key.
 	OnboardingsFunction = "onboardings"
@@ -76,6 +78,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch function {
 	case HarvestFunction:
 		out, err = h.harvest(r.Context())
+	case DriftFunction:
+		var report cloud.DriftReport
+		if report, err = h.RunDrift(r.Context()); err == nil {
+			out = answer{Outputs: map[string]any{}, Logs: report.Lines()}
+		}
 	case OnboardingsFunction, OffboardingsFunction:
 		out = h.onboardings(r.Context(), env)
 	default:

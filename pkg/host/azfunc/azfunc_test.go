@@ -363,11 +363,15 @@ func (f *functionsHost) api(method, path, contentType, body string) (int, map[st
 	return status, header, raw
 }
 
-func TestTheTimerHarvestsAndTheHostProbeAnswers(t *testing.T) {
+func TestTheTimersHarvestAndCheckDriftAndTheHostProbeAnswers(t *testing.T) {
 	host := newFunctionsHost(t, hosttest.Open(t, hosttest.StartSim(t)))
 	st, out := host.invoke(azfunc.HarvestFunction, map[string]any{"timer": map[string]any{"IsPastDue": false}}, map[string]any{})
 	if st != 200 || !strings.Contains(strings.Join(toStrings(out["Logs"]), " "), "harvested 0 configuration(s)") {
 		t.Fatalf("%d %v", st, out)
+	}
+	st, out = host.invoke(azfunc.DriftFunction, map[string]any{"timer": map[string]any{"IsPastDue": false}}, map[string]any{})
+	if st != 200 || !strings.Contains(strings.Join(toStrings(out["Logs"]), " "), "drift check: 0 pair(s)") {
+		t.Fatalf("drift timer: %d %v", st, out)
 	}
 	resp, err := http.Get(host.handler.URL + "/")
 	if err != nil || resp.StatusCode != 200 {

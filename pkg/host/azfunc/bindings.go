@@ -14,6 +14,10 @@ const ServiceBusConnection = "ServiceBus"
 // HarvestSchedule is the app setting holding the harvest's NCRONTAB schedule.
 const HarvestSchedule = "CTSYNC_HARVEST_SCHEDULE"
 
+// DriftSchedule is the app setting holding the drift check's NCRONTAB
+// schedule.
+const DriftSchedule = "CTSYNC_DRIFT_SCHEDULE"
+
 // Bindings returns each function's function.json, derived from the chain
 // table: a function per step queue, the harvest timer and the API. A test
 // fails when the files under functions/ drift from this.
@@ -31,6 +35,8 @@ func Bindings(t *chain.Table) map[string][]byte {
 	}
 	put(HarvestFunction, map[string]any{"name": "timer", "type": "timerTrigger", "direction": "in",
 		"schedule": "%" + HarvestSchedule + "%", "runOnStartup": false, "useMonitor": true})
+	put(DriftFunction, map[string]any{"name": "timer", "type": "timerTrigger", "direction": "in",
+		"schedule": "%" + DriftSchedule + "%", "runOnStartup": false, "useMonitor": true})
 	for _, fn := range []string{OnboardingsFunction, OffboardingsFunction} {
 		put(fn,
 			map[string]any{"name": RequestBinding, "type": "httpTrigger", "direction": "in", "methods": []string{"get", "post"},

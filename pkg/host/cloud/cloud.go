@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/chain"
+	"github.com/ctsync/ctsync/pkg/drift"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/wire"
@@ -27,6 +28,8 @@ type Host struct {
 	Intake func(ctx context.Context, ev events.Event) (string, error)
 	// Harvest runs one harvest of the provisioning logs.
 	Harvest func(ctx context.Context) (harvest.Summary, error)
+	// Drift runs one drift check of every managed pair.
+	Drift func(ctx context.Context) (drift.Summary, error)
 	// API serves POST /onboardings and GET /onboardings/{id} (package api).
 	API http.Handler
 	Log *slog.Logger
@@ -142,6 +145,37 @@ func (r HarvestReport) Lines() []string {
 		lines = append(lines, "error: "+e)
 	}
 	return lines
+}
+
+// DriftReport is what a drift run tells the platform's log.
+type DriftReport struct {
+	Pairs    int      `json:"pairs"`
+	Drifted  int      `json:"drifted"`
+	Settings int      `json:"settings"`
+	New      int      `json:"new"`
+	Errors   []string `json:"errors,omitempty"`
+}
+
+// Lines is the report as log lines.
+func (r DriftReport) Lines() []string {
+	out := []string{fmt.Sprintf("drift check: %d pair(s), %d drifted (%d setting(s), %d new)", r.Pairs, r.Drifted, r.Settings, r.New)}
+	return append(out, r.Errors...)
+}
+
+// RunDrift runs one drift check.
+func (h *Host) RunDrift(ctx context.Context) (DriftReport, error) {
+	if h.Drift == nil {
+		return DriftReport{}, errors.New("no drift check configured")
+	}
+	sum, err := h.Drift(ctx)
+	if err != nil {
+		return DriftReport{}, err
+	}
+	r := DriftReport{Pairs: sum.Pairs, Drifted: sum.Drifted, Settings: sum.Settings, New: sum.New}
+	for _, e := range sum.Errors {
+		r.Errors = append(r.Errors, e.Error())
+	}
+	return r, nil
 }
 
 // RunHarvest runs one harvest. Another harvest holding the lease is a

@@ -69,6 +69,7 @@ func CloudHost(a *app.Local, out bus.Publisher, apiBasePath string) *cloud.Host 
 	return &cloud.Host{
 		Router:  a.Chain.Router(settle.Publishing{Out: out}, a.Store),
 		Harvest: a.Chain.Harvester(a.Store, out, nil, harvest.Options{Budget: harvest.NewBudget(0, 0)}).Run,
+		Drift:   a.Chain.Drift(a.Store, out).Run,
 		Intake:  intake.Accept,
 		API:     (&api.Server{Intake: intake, Store: a.Store, BasePath: apiBasePath}).Handler(),
 	}
