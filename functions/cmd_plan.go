@@ -70,7 +70,7 @@ func makePlan(ctx context.Context, env *environment, path string, undo undoFlags
 	if err != nil {
 		return nil, plan.Plan{}, err
 	}
-	for i, p := range f.Pairs {
+	for i, p := range f.All() {
 		if err := allowed.Check(p.SourceTenant, p.TargetTenant); err != nil {
 			return nil, plan.Plan{}, fmt.Errorf("pairs[%d]: %w", i, err)
 		}
@@ -136,7 +136,7 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 	var ids []string
 	var names []string
 	submit := func(intake onboarding.Intake) error {
-		for i, pair := range f.Pairs {
+		for i, pair := range f.All() {
 			if !p.Pairs[i].Pending() {
 				continue
 			}
@@ -218,7 +218,15 @@ func confirmWith(w io.Writer, in *os.File, question string) error {
 func waitForAll(ctx context.Context, w io.Writer, f follower, ids, names []string) error {
 	done := map[string]bool{}
 	var failed []string
+	start := time.Now()
+	var lastCheck, lastOverall time.Time
 	err := f.Run(ctx, func(ctx context.Context) (bool, error) {
+		// Many pairs are many reads: look at most once a second.
+		if time.Since(lastCheck) < time.Second && len(ids) > 20 {
+			return false, nil
+		}
+		lastCheck = time.Now()
+		states := map[store.State]int{}
 		for i, id := range ids {
 			if done[id] {
 				continue
@@ -228,6 +236,7 @@ func waitForAll(ctx context.Context, w io.Writer, f follower, ids, names []strin
 				return false, err
 			}
 			if !o.State.Finished() {
+				states[o.State]++
 				continue
 			}
 			done[id] = true
@@ -243,7 +252,13 @@ func waitForAll(ctx context.Context, w io.Writer, f follower, ids, names []strin
 				fmt.Fprintf(w, "✓ %q converged (job %s: %s)\n", names[i], o.JobID, o.JobStatus)
 			}
 		}
-		return len(done) == len(ids), nil
+		finished := len(done) == len(ids)
+		if len(ids) > 1 && (finished || time.Since(lastOverall) >= 5*time.Second) {
+			lastOverall = time.Now()
+			fmt.Fprintf(w, "  progress: %d/%d done (%d failed), %d running, %d waiting, %d queued — %s\n", len(done), len(ids), len(failed),
+				states[store.StateRunning], states[store.StateWaiting], states[store.StateRequested], time.Since(start).Round(time.Second))
+		}
+		return finished, nil
 	})
 	if stoppedWaiting(err) {
 		return fmt.Errorf("stopped waiting with %d of %d pair(s) unfinished; they continue with %s", len(ids)-len(done), len(ids), f.Where)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -46,12 +48,14 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	}
 	defer done()
 	if len(rest) == 0 {
-		list, err := s.ListOnboardings(ctx, *limit)
+		all, err := s.ListOnboardings(ctx, 0)
 		if err != nil {
 			return err
 		}
+		list := all[:min(len(all), *limit)]
+		sum := summarize(all)
 		if *out == outputJSON {
-			res := statusListJSON{Onboardings: make([]api.Onboarding, 0, len(list))}
+			res := statusListJSON{Onboardings: make([]api.Onboarding, 0, len(list)), Summary: &sum}
 			for _, o := range list {
 				res.Onboardings = append(res.Onboardings, api.OnboardingView(o))
 			}
@@ -60,6 +64,10 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		if len(list) == 0 {
 			fmt.Fprintf(env.stdout, "no onboardings in %s\n", where)
 			return nil
+		}
+		printStateSummary(env.stdout, sum)
+		if len(all) > len(list) {
+			fmt.Fprintf(env.stdout, "the newest %d of %d (--limit):\n", len(list), len(all))
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tKIND\tNAME\tSTATE\tSTEP\tJOB\tUPDATED")
@@ -105,6 +113,37 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", st.Name, st.State, st.Attempts, st.Detail)
 	}
 	return tw.Flush()
+}
+
+// summarize counts onboardings and offboardings by state and keeps the
+// failed ones, for the summary status prints first.
+func summarize(all []store.Onboarding) statusSummary {
+	sum := statusSummary{Total: len(all), ByState: map[string]int{}}
+	for _, o := range all {
+		sum.ByState[string(o.State)]++
+		if o.State == store.StateFailed {
+			sum.Failed = append(sum.Failed, api.OnboardingView(o))
+		}
+	}
+	return sum
+}
+
+// printStateSummary writes the counts by state, then each failure and its remedy.
+func printStateSummary(w io.Writer, sum statusSummary) {
+	var parts []string
+	for _, st := range []store.State{store.StateCompleted, store.StateRunning, store.StateWaiting, store.StateRequested, store.StateFailed} {
+		if n := sum.ByState[string(st)]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	fmt.Fprintf(w, "%d in all: %s\n", sum.Total, strings.Join(parts, ", "))
+	for _, f := range sum.Failed {
+		fmt.Fprintf(w, "  ✗ %s %q (%s → %s) failed at %s: %s\n", f.OnboardingID, f.Name, f.SourceTenantID, f.TargetTenantID, f.Step, f.Detail)
+		if f.Remedy != "" {
+			fmt.Fprintf(w, "    to fix: %s\n", f.Remedy)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // kindOf says whether a record is an onboarding or an offboarding.

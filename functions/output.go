@@ -18,6 +18,14 @@ import (
 // statusListJSON is `ctsync status --output json`.
 type statusListJSON struct {
 	Onboardings []api.Onboarding `json:"onboardings"`
+	Summary     *statusSummary   `json:"summary,omitempty"`
+}
+
+// statusSummary counts every onboarding and offboarding by state.
+type statusSummary struct {
+	Total   int              `json:"total"`
+	ByState map[string]int   `json:"byState"`
+	Failed  []api.Onboarding `json:"failed,omitempty"`
 }
 
 // onboardJSON is `ctsync onboard --output json`: the id at once when the

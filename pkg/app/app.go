@@ -14,6 +14,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/bus"
 	"github.com/ctsync/ctsync/pkg/chain"
 	"github.com/ctsync/ctsync/pkg/drift"
+	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/graph"
 	"github.com/ctsync/ctsync/pkg/harvest"
 	"github.com/ctsync/ctsync/pkg/host/local"
@@ -143,6 +145,7 @@ func NewChain(gc *graph.Client, state steps.State, cfg ChainConfig) (*Chain, err
 		Recorder: onboarding.NewRecorder(policy.MaxAttempts, nil), Alert: onboarding.StepFailed, Log: log,
 	}
 	stack.TenantsTouched, stack.PerTenant = onboarding.TenantsTouched, cfg.PerTenant
+	stack.WriteWait, stack.Paced = gc.WriteWait, pacedWrite
 	if stack.PerTenant <= 0 {
 		stack.PerTenant = DefaultPerTenant
 	}
@@ -150,6 +153,16 @@ func NewChain(gc *graph.Client, state steps.State, cfg ChainConfig) (*Chain, err
 		stack.AllowTenant = cfg.Tenants.Allows
 	}
 	return &Chain{Graph: gc, Steps: st, Table: table, Log: log, Tenants: cfg.Tenants, stack: stack}, nil
+}
+
+// pacedWrite says whether a step failed only because the Graph client held
+// a write back for its tenant's budget, and for how long.
+func pacedWrite(err error) (time.Duration, bool) {
+	var fe *fault.Error
+	if errors.As(err, &fe) && fe.Code == graph.PacedCode {
+		return fe.RetryAfter, true
+	}
+	return 0, false
 }
 
 // Router returns a router for the chain that settles through settler and

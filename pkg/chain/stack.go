@@ -23,6 +23,9 @@ type Stack struct {
 	// PerTenant, when positive, caps the handlers running at once against
 	// one tenant of those TenantsTouched names (see TenantLimit).
 	PerTenant int
+	// WriteWait and Paced, when set, pace writes per tenant (see Pacing).
+	WriteWait func(tenant string) time.Duration
+	Paced     func(error) (time.Duration, bool)
 	Log       *slog.Logger
 	Now       func() time.Time
 }
@@ -52,8 +55,12 @@ func (s Stack) Middleware() []Middleware {
 	if s.PerTenant > 0 && s.TenantsTouched != nil {
 		stack = append(stack, TenantLimit(s.PerTenant, s.TenantsTouched))
 	}
+	stack = append(stack, Retry(s.Policy))
+	if s.WriteWait != nil && s.Paced != nil && s.TenantsTouched != nil {
+		// Inside Retry, so a held-back write never reaches it as a failure.
+		stack = append(stack, Pacing(s.TenantsTouched, s.WriteWait, s.Paced))
+	}
 	return append(stack,
-		Retry(s.Policy),
 		Waits(s.ReplicationWindow, s.Now),
 		Timeout(s.HandlerTimeout),
 		Recoverer(s.Log),

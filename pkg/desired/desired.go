@@ -34,8 +34,78 @@ const MaxFileSize = 16 << 20
 
 // File is a desired-state file.
 type File struct {
-	APIVersion string `json:"apiVersion"`
-	Pairs      []Pair `json:"pairs"`
+	APIVersion string   `json:"apiVersion"`
+	Pairs      []Pair   `json:"pairs,omitempty"`
+	FanOut     []FanOut `json:"fanOut,omitempty"`
+
+	spokes []Pair // one per spoke of each fanOut entry
+}
+
+// All returns every pair of the file: those listed, then one per spoke of
+// each fanOut entry.
+func (f *File) All() []Pair { return append(append([]Pair(nil), f.Pairs...), f.spokes...) }
+
+// FanOut is one hub synchronizing to many spokes: one pair per spoke, the
+// hub as the source, named from Name with {target} replaced by the spoke's
+// tenant id. Provision on demand is off unless asked for: the job's first
+// cycle provisions everyone, and Graph allows about five on-demand
+// requests per ten seconds per tenant, which a hub would spend a thousand
+// times over.
+type FanOut struct {
+	Hub               string                    `json:"hub"`
+	Spokes            []string                  `json:"spokes"`
+	Name              string                    `json:"name"`
+	Users             []string                  `json:"users"`
+	Groups            []string                  `json:"groups,omitempty"`
+	ScopingFilters    *[]events.ScopingFilter   `json:"scopingFilters,omitempty"`
+	AttributeMappings []events.AttributeMapping `json:"attributeMappings,omitempty"`
+	DeleteThreshold   *int                      `json:"deleteThreshold,omitempty"`
+	ProvisionOnDemand *bool                     `json:"provisionOnDemand,omitempty"`
+}
+
+// TargetPlaceholder is what a fanOut name's spoke tenant id replaces.
+const TargetPlaceholder = "{target}"
+
+// expand makes one pair per spoke of every fanOut entry.
+func (f *File) expand() {
+	f.spokes = nil
+	for i, fo := range f.FanOut {
+		pod := fo.ProvisionOnDemand
+		if pod == nil {
+			pod = new(bool)
+		}
+		for j, spoke := range fo.Spokes {
+			f.spokes = append(f.spokes, Pair{Name: strings.ReplaceAll(fo.Name, TargetPlaceholder, strings.ToLower(spoke)), SourceTenant: fo.Hub,
+				TargetTenant: spoke, Users: fo.Users, Groups: fo.Groups, ScopingFilters: fo.ScopingFilters, AttributeMappings: fo.AttributeMappings,
+				DeleteThreshold: fo.DeleteThreshold, ProvisionOnDemand: pod, origin: &fanOrigin{entry: i, spoke: j}})
+		}
+	}
+}
+
+// fanOrigin says which fanOut entry and spoke a pair came from, so errors
+// name the file's own fields.
+type fanOrigin struct{ entry, spoke int }
+
+// field names a field of the pair as the file spells it.
+func (p Pair) field(index int, name string) string {
+	if p.origin == nil {
+		return fmt.Sprintf("pairs[%d]", index) + dotted(name)
+	}
+	at := fmt.Sprintf("fanOut[%d]", p.origin.entry)
+	switch {
+	case strings.HasPrefix(name, "sourceTenant"):
+		return at + ".hub"
+	case name == "", strings.HasPrefix(name, "targetTenant"):
+		return fmt.Sprintf("%s.spokes[%d]", at, p.origin.spoke)
+	}
+	return at + dotted(name)
+}
+
+func dotted(name string) string {
+	if name == "" {
+		return ""
+	}
+	return "." + name
 }
 
 // Pair is one tenant pair's desired configuration.
@@ -53,6 +123,8 @@ type Pair struct {
 	// pair, deleting its partner configurations too with RemovePartners.
 	State          string `json:"state,omitempty"`
 	RemovePartners bool   `json:"removePartners,omitempty"`
+
+	origin *fanOrigin // set for a pair a fanOut entry made
 }
 
 // Pair states.
@@ -164,6 +236,7 @@ func Parse(raw []byte) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, &Error{Field: "(file)", Problem: err.Error()}
 	}
+	f.expand()
 	if err := f.check(); err != nil {
 		return nil, err
 	}
@@ -218,25 +291,28 @@ func orFile(path string) string {
 }
 
 func (f *File) check() error {
-	seen := map[string]int{}
-	names := map[string]int{}
-	for i, p := range f.Pairs {
-		at := fmt.Sprintf("pairs[%d]", i)
+	seen := map[string]string{}
+	names := map[string]string{}
+	for i, p := range f.All() {
 		if strings.EqualFold(p.SourceTenant, p.TargetTenant) {
-			return &Error{Field: at + ".targetTenant", Problem: "must differ from sourceTenant (a tenant cannot synchronize with itself)"}
+			return &Error{Field: p.field(i, "targetTenant"), Problem: "must differ from sourceTenant (a tenant cannot synchronize with itself)"}
 		}
 		key := strings.ToLower(p.SourceTenant + "/" + p.TargetTenant)
-		if j, dup := seen[key]; dup {
-			return &Error{Field: at, Problem: fmt.Sprintf("pairs[%d] already declares source %s → target %s", j, p.SourceTenant, p.TargetTenant)}
+		if other, dup := seen[key]; dup {
+			return &Error{Field: p.field(i, ""), Problem: fmt.Sprintf("%s already declares source %s → target %s", other, p.SourceTenant, p.TargetTenant)}
 		}
-		seen[key] = i
+		seen[key] = p.field(i, "")
 		name := strings.ToLower(p.SourceTenant + "/" + strings.TrimSpace(p.Name))
-		if j, dup := names[name]; dup {
-			return &Error{Field: at + ".name", Problem: fmt.Sprintf("pairs[%d] uses the same name in the same source tenant; each configuration app needs its own", j)}
+		if other, dup := names[name]; dup {
+			problem := fmt.Sprintf("%s uses the same name in the same source tenant; each configuration app needs its own", other)
+			if p.origin != nil {
+				problem += " (put " + TargetPlaceholder + " in the name: each spoke's becomes its own)"
+			}
+			return &Error{Field: p.field(i, "name"), Problem: problem}
 		}
-		names[name] = i
+		names[name] = p.field(i, "")
 		if p.RemovePartners && !p.Absent() {
-			return &Error{Field: at + ".removePartners", Problem: "applies only to a pair with state: absent"}
+			return &Error{Field: p.field(i, "removePartners"), Problem: "applies only to a pair with state: absent"}
 		}
 		// The event the pair becomes must pass the same checks as every
 		// other onboarding.requested (offboarding.requested when absent).
@@ -251,10 +327,10 @@ func (f *File) check() error {
 		}
 		var ve *events.ValidationError
 		if errors.As(err, &ve) {
-			return &Error{Field: at + "." + fileField(ve.Field), Problem: ve.Problem}
+			return &Error{Field: p.field(i, fileField(ve.Field)), Problem: ve.Problem}
 		}
 		if err != nil {
-			return &Error{Field: at, Problem: err.Error()}
+			return &Error{Field: p.field(i, ""), Problem: err.Error()}
 		}
 	}
 	return nil
@@ -355,14 +431,34 @@ func Schema() ([]byte, error) {
 				"description": "With state: absent, also delete the partner configurations ctsync created and turn off the automatic redemption it turned on in those it found."},
 		},
 	}
+	fanOut := map[string]any{
+		"type": "object", "additionalProperties": false,
+		"description": "One pair per spoke, the hub as the source of every one.",
+		"required":    []string{"hub", "spokes", "name", "users"},
+		"properties": map[string]any{
+			"hub": withDesc(guid, "Tenant id whose users are synchronized to every spoke."),
+			"spokes": map[string]any{"type": "array", "items": guid, "uniqueItems": true, "minItems": 1, "maxItems": 10000,
+				"description": "Tenant ids that receive them, one pair each."},
+			"name": map[string]any{"type": "string", "minLength": 1, "maxLength": 256, "pattern": `\{target\}`,
+				"description": "Each configuration app's name; {target} is replaced by the spoke's tenant id."},
+			"users":             ids("Object ids of hub users assigned to every spoke's configuration.", 1),
+			"groups":            ids("Object ids of hub groups assigned to every spoke's configuration.", 0),
+			"scopingFilters":    events.ScopingFiltersSchema(),
+			"attributeMappings": events.AttributeMappingsSchema(),
+			"deleteThreshold":   events.DeleteThresholdSchema(),
+			"provisionOnDemand": map[string]any{"type": "boolean", "default": false,
+				"description": "Provision a user on demand per spoke before its job starts (Graph allows about 5 per 10 s per tenant; the first cycle provisions everyone anyway)."},
+		},
+	}
 	doc := map[string]any{
 		"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SchemaURI,
 		"title":       "ctsync desired state",
 		"description": "Tenant pairs for Microsoft Entra cross-tenant synchronization, previewed with `ctsync plan -f FILE` and made so with `ctsync apply -f FILE`.",
-		"type":        "object", "additionalProperties": false, "required": []string{"apiVersion", "pairs"},
+		"type":        "object", "additionalProperties": false, "required": []string{"apiVersion"},
 		"properties": map[string]any{
 			"apiVersion": map[string]any{"const": APIVersion},
 			"pairs":      map[string]any{"type": "array", "maxItems": 10000, "items": pair},
+			"fanOut":     map[string]any{"type": "array", "maxItems": 100, "items": fanOut},
 		},
 	}
 	out, err := json.MarshalIndent(doc, "", "  ")

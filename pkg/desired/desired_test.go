@@ -144,3 +144,53 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+const fanOutFile = `apiVersion: ctsync/v1
+fanOut:
+  - hub: 0b7f3c2e-5a4d-4e61-9c1a-7d2e8f901a11
+    spokes: [9e2d6a1b-3c4f-4b7a-8e5d-1f0a2b3c4d55, 4d1e0f2a-6b7c-4d8e-9f01-23456789abcd]
+    name: "Contoso to {target}"
+    users: [61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10]
+`
+
+// A fanOut entry becomes one pair per spoke, the hub as the source, named
+// per spoke, provisioning on demand only when asked.
+func TestAFanOutIsOnePairPerSpoke(t *testing.T) {
+	f, err := Parse([]byte(fanOutFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := f.All()
+	if len(all) != 2 || all[1].Name != "Contoso to 4d1e0f2a-6b7c-4d8e-9f01-23456789abcd" || all[1].SourceTenant != "0b7f3c2e-5a4d-4e61-9c1a-7d2e8f901a11" ||
+		all[0].TargetTenant != "9e2d6a1b-3c4f-4b7a-8e5d-1f0a2b3c4d55" {
+		t.Fatalf("pairs %+v", all)
+	}
+	if pod := all[0].Configuration().ProvisionOnDemand; pod == nil || *pod {
+		t.Fatalf("provisionOnDemand in a fanOut defaults to false, got %v", pod)
+	}
+	if pod := f.Pairs; len(pod) != 0 {
+		t.Fatalf("listed pairs %+v", pod)
+	}
+	for _, tc := range []struct{ from, to, field, says string }{
+		{`"Contoso to {target}"`, `"Contoso"`, "fanOut[0].name", ""},
+		{"4d1e0f2a-6b7c-4d8e-9f01-23456789abcd]", "0b7f3c2e-5a4d-4e61-9c1a-7d2e8f901a11]", "fanOut[0].spokes[1]", "differ"},
+		{"    users: [61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10]\n", "", "fanOut[0]", "users"},
+	} {
+		_, err := Parse([]byte(strings.Replace(fanOutFile, tc.from, tc.to, 1)))
+		var fe *Error
+		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Problem, tc.says) {
+			t.Errorf("%s → %s: got %v; want field %s", tc.from, tc.to, err, tc.field)
+		}
+	}
+	// A pair listed in pairs and fanned out too is declared twice.
+	twice := fanOutFile + `pairs:
+  - name: Listed
+    sourceTenant: 0b7f3c2e-5a4d-4e61-9c1a-7d2e8f901a11
+    targetTenant: 9e2d6a1b-3c4f-4b7a-8e5d-1f0a2b3c4d55
+    users: [61c2d4e8-7f1a-4b3c-9d5e-0a2b4c6d8e10]
+`
+	var fe *Error
+	if _, err := Parse([]byte(twice)); !errors.As(err, &fe) || fe.Field != "fanOut[0].spokes[0]" || !strings.Contains(fe.Problem, "pairs[0] already declares") {
+		t.Fatalf("a spoke listed in pairs too: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -36,6 +37,7 @@ import (
 type Client struct {
 	cfg       Config
 	graphHTTP *http.Client
+	pacer     *Pacer
 	loginOpts azcore.ClientOptions
 
 	mu      sync.Mutex
@@ -69,8 +71,12 @@ func New(cfg Config) (*Client, error) {
 	registerSerializers()
 	login := cfg.baseTransport(loginConns)
 	return &Client{cfg: cfg, graphHTTP: cfg.httpClient(), loginOpts: cfg.clientOptionsWith(login),
-		tenants: map[string]*list.Element{}, recent: list.New()}, nil
+		pacer: NewPacer(cfg.TenantWrites, cfg.TenantWriteWindow), tenants: map[string]*list.Element{}, recent: list.New()}, nil
 }
+
+// WriteWait says how long a write to tenantID would be held back now by
+// its write budget or a 429's Retry-After (zero: it would go).
+func (c *Client) WriteWait(tenantID string) time.Duration { return c.pacer.Wait(tenantID) }
 
 // Config returns the normalized configuration.
 func (c *Client) Config() Config { return c.cfg }
@@ -146,8 +152,12 @@ func (c *Client) newDirectory(tenantID string) (*directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph auth provider: %w", err)
 	}
+	// The tenant's own client only adds its write pacing; the transport
+	// beneath (connections, middleware) is shared by every tenant.
+	httpClient := *c.graphHTTP
+	httpClient.Transport = &pacedTransport{tenant: tenantID, pacer: c.pacer, next: c.graphHTTP.Transport}
 	adapter, err := core.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
-		auth, clientOptions, nil, nil, c.graphHTTP)
+		auth, clientOptions, nil, nil, &httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("graph adapter: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +79,12 @@ type Config struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Timeout bounds one HTTP request; default 60 s.
 	Timeout time.Duration
+	// TenantWrites and TenantWriteWindow are the write budget per tenant
+	// (CTSYNC_TENANT_WRITES, e.g. 3000/150s, Graph's documented directory
+	// limit per app per tenant, the default); TenantWrites < 0 paces
+	// nothing.
+	TenantWrites      int
+	TenantWriteWindow time.Duration
 }
 
 // FromEnv reads the configuration from environment variables:
@@ -102,6 +109,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		CertificatePassword: entra.Redacted(getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD")),
 		FederatedTokenFile:  strings.TrimSpace(getenv("AZURE_FEDERATED_TOKEN_FILE")),
 		ManagedIdentity:     strings.TrimSpace(getenv("CTSYNC_MANAGED_IDENTITY")),
+	}
+	if v := strings.TrimSpace(getenv("CTSYNC_TENANT_WRITES")); v != "" {
+		n, w, ok := strings.Cut(v, "/")
+		count, err1 := strconv.Atoi(n)
+		window, err2 := time.ParseDuration(w)
+		switch {
+		case v == "off":
+			cfg.TenantWrites = -1
+		case !ok || err1 != nil || err2 != nil || count < 1 || window <= 0:
+			return cfg, fmt.Errorf("CTSYNC_TENANT_WRITES=%q must look like 3000/150s (writes per window per tenant) or off", v)
+		default:
+			cfg.TenantWrites, cfg.TenantWriteWindow = count, window
+		}
 	}
 	return cfg, cfg.normalize()
 }

@@ -26,6 +26,12 @@ func classify(op entra.Op, tenantID string, err error) error {
 		return err
 	}
 	fe := &fault.Error{Op: string(op), Tenant: tenantID}
+	if wait, ok := Paced(err); ok {
+		// Never sent: the tenant's write budget is spent for now.
+		fe.Kind, fe.Code, fe.RetryAfter, fe.Err = fault.Throttled, PacedCode, wait, err
+		fe.Message = err.Error()
+		return fe
+	}
 	var odata *odataerrors.ODataError
 	var api *abstractions.ApiError
 	var auth *azidentity.AuthenticationFailedError
@@ -76,6 +82,9 @@ func classify(op entra.Op, tenantID string, err error) error {
 	}
 	return fe
 }
+
+// PacedCode marks a write ctsync's own pacer held back (never sent).
+const PacedCode = "ctsyncPaced"
 
 func kindOf(status int, code, message string) fault.Kind {
 	switch {

@@ -308,3 +308,52 @@ func TestAssignmentsAreReadAcrossEveryPage(t *testing.T) {
 		t.Fatalf("want 3 pages of two, read %d", n)
 	}
 }
+
+// Writes to one tenant stay within its budget: the one over it is not sent
+// and says when there is room; after a 429 nothing is written to that
+// tenant before its Retry-After; reads are never held back.
+func TestWritesArePacedPerTenantAndA429IsHonoured(t *testing.T) {
+	ctx := context.Background()
+	sim := startSim(t, graphsim.Options{WritesPerWindow: 100, WriteWindow: time.Minute})
+	c := clientFor(t, sim, func(cfg *Config) { cfg.TenantWrites, cfg.TenantWriteWindow = 2, 500*time.Millisecond })
+	d := dir(t, c, target)
+	for i := range 2 {
+		if _, err := d.CreatePartner(ctx, fmt.Sprintf("0a000000-0000-4000-8000-00000000000%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := d.CreatePartner(ctx, "0a000000-0000-4000-8000-000000000009")
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Kind != fault.Throttled || fe.Code != PacedCode || fe.RetryAfter <= 0 || fe.RetryAfter > 500*time.Millisecond {
+		t.Fatalf("the third write in the window: %v", err)
+	}
+	if n := sim.CountRequests("POST", "/partners", target); n != 2 {
+		t.Fatalf("%d writes reached Graph; the paced one must not", n)
+	}
+	if _, err := d.GetPartner(ctx, source); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("a read while writes are paced: %v", err)
+	}
+	if w := c.WriteWait(target); w <= 0 {
+		t.Fatalf("WriteWait %s while the budget is spent", w)
+	}
+	if w := c.WriteWait(source); w != 0 {
+		t.Fatalf("another tenant waits %s", w)
+	}
+	time.Sleep(fe.RetryAfter + 20*time.Millisecond)
+	if _, err := d.CreatePartner(ctx, "0a000000-0000-4000-8000-000000000009"); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+
+	sim.Inject(graphsim.Fault{Method: "POST", PathContains: "/partners", Tenant: source, Status: 429, RetryAfter: "0.3", Times: 1})
+	s := dir(t, c, source)
+	if _, err := s.CreatePartner(ctx, target); !fault.Is(err, fault.Throttled) {
+		t.Fatalf("the 429: %v", err)
+	}
+	if _, err := s.CreatePartner(ctx, target); !errors.As(err, &fe) || fe.Code != PacedCode {
+		t.Fatalf("a write right after the 429 was sent: %v", err)
+	}
+	time.Sleep(320 * time.Millisecond)
+	if _, err := s.CreatePartner(ctx, target); err != nil {
+		t.Fatalf("after Retry-After: %v", err)
+	}
+}

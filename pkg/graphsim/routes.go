@@ -98,7 +98,8 @@ func (s *Server) graph(perms []string, h func(c *call)) http.HandlerFunc {
 		}
 		w.Header().Set("x-ms-ags-diagnostic", `{"ServerInfo":{"DataCenter":"Loopback","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graphsim"}}`)
 		rec := Request{Time: s.now(), Method: r.Method, Path: c.path, Version: c.version, Query: r.URL.RawQuery,
-			ContentEncoding: r.Header.Get("Content-Encoding"), RetryAttempt: r.Header.Get("Retry-Attempt")}
+			ContentEncoding: r.Header.Get("Content-Encoding"), RetryAttempt: r.Header.Get("Retry-Attempt"),
+			ThrottlesSeen: r.Header.Get("x-ctsync-throttles-seen")}
 		defer func() {
 			rec.Status = c.status
 			rec.RetryAfter = w.Header().Get("Retry-After")
@@ -145,6 +146,9 @@ func (s *Server) graph(perms []string, h func(c *call)) http.HandlerFunc {
 		}
 		if !s.permitted(c.tenant, perms) {
 			c.odataError(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+			return
+		}
+		if r.Method != http.MethodGet && !c.throttle("Write", s.opts.WritesPerWindow, s.opts.WriteWindow) {
 			return
 		}
 		body, st, err := readBody(r)

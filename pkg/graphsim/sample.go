@@ -59,3 +59,33 @@ func (s *Server) AddTenantPairs(n int) []Pair {
 	}
 	return pairs
 }
+
+// HubAndSpokes is a hub tenant with users and a group, and its spokes.
+type HubAndSpokes struct {
+	Hub    string
+	Users  []string
+	Group  string
+	Spokes []string
+}
+
+// AddHubAndSpokes adds a hub tenant (two users, a group with a third) and n
+// empty spoke tenants, for fan-out tests and benchmarks. A spoke costs a few
+// small maps, so thousands are cheap. Ids are derived from the numbers.
+func (s *Server) AddHubAndSpokes(n int) HubAndSpokes {
+	id := func(i, role int) string { return fmt.Sprintf("%08x-%04x-4000-8000-%012x", 0xb0b00000+i, role, i) }
+	h := HubAndSpokes{Hub: id(0, 1), Users: []string{id(0, 3), id(0, 4)}, Group: id(0, 5)}
+	member := id(0, 6)
+	s.AddTenant(TenantSpec{ID: h.Hub, DisplayName: "Hub", Domain: "hub.onmicrosoft.com",
+		Users: []UserSpec{
+			{ID: h.Users[0], DisplayName: "Hub user a", UserPrincipalName: "a@hub.onmicrosoft.com"},
+			{ID: h.Users[1], DisplayName: "Hub user b", UserPrincipalName: "b@hub.onmicrosoft.com"},
+			{ID: member, DisplayName: "Hub user c", UserPrincipalName: "c@hub.onmicrosoft.com"},
+		},
+		Groups: []GroupSpec{{ID: h.Group, DisplayName: "Hub group", Members: []string{member}}}})
+	for i := 1; i <= n; i++ {
+		spoke := id(i, 2)
+		s.AddTenant(TenantSpec{ID: spoke, DisplayName: fmt.Sprintf("Spoke %d", i), Domain: fmt.Sprintf("spoke%d.onmicrosoft.com", i)})
+		h.Spokes = append(h.Spokes, spoke)
+	}
+	return h
+}

@@ -53,6 +53,11 @@ type Options struct {
 	// OnDemandPerWindow throttles provisionOnDemand the same way (documented
 	// 5 per 10 s). < 0 disables it.
 	OnDemandPerWindow int
+	// WritesPerWindow and WriteWindow throttle writes (POST, PATCH, PUT,
+	// DELETE) per app per tenant, sliding window (documented for the
+	// directory: 3,000 per 2.5 minutes). < 0 disables it.
+	WritesPerWindow int
+	WriteWindow     time.Duration
 	// CycleInterval is how often a started job runs a synchronization cycle
 	// (Entra: about 40 minutes). Default 2 seconds, so demos and tests see
 	// cycles; a started job runs its first cycle after InitialCycleDelay.
@@ -122,6 +127,10 @@ type Request struct {
 	RetryAttempt    string
 	// RetryAfter is the Retry-After the emulator answered with, if any.
 	RetryAfter string
+	// ThrottlesSeen is how many 429s of this tenant the client had seen
+	// when it sent the request (ctsync's x-ctsync-throttles-seen header),
+	// so a test can tell a write sent after a 429 from one already in flight.
+	ThrottlesSeen string
 	Dropped    bool
 	// Credential is how a token request authenticated: "secret" or "assertion".
 	Credential string
@@ -152,6 +161,12 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.OnDemandPerWindow == 0 {
 		opts.OnDemandPerWindow = 5
+	}
+	if opts.WritesPerWindow == 0 {
+		opts.WritesPerWindow = 3000
+	}
+	if opts.WriteWindow == 0 {
+		opts.WriteWindow = 150 * time.Second
 	}
 	if opts.PageSize == 0 {
 		opts.PageSize = 100

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ctsync/ctsync/events"
 	"github.com/ctsync/ctsync/pkg/desired"
@@ -147,6 +148,9 @@ type Planner struct {
 	SettingsOnly bool
 }
 
+// planConcurrency bounds the pairs read at once.
+const planConcurrency = 8
+
 // Make plans every pair of the file.
 func (pl Planner) Make(ctx context.Context, f *desired.File) (Plan, error) {
 	out := Plan{Pairs: []Pair{}}
@@ -160,22 +164,35 @@ func (pl Planner) Make(ctx context.Context, f *desired.File) (Plan, error) {
 			records[pairKey(r.SourceTenantID, r.TargetTenantID)] = r
 		}
 	}
+	all := f.All()
 	inFile := map[string]bool{}
-	for i, p := range f.Pairs {
-		key := pairKey(p.SourceTenant, p.TargetTenant)
-		inFile[key] = true
-		var pp Pair
-		var err error
-		if p.Absent() {
-			pp, err = pl.Offboarding(ctx, Offboard{SourceTenantID: p.SourceTenant, TargetTenantID: p.TargetTenant, Name: p.Name,
-				RemovePartners: p.RemovePartners, Found: records[key].Found})
-		} else {
-			pp, err = pl.pair(ctx, p)
-		}
+	for _, p := range all {
+		inFile[pairKey(p.SourceTenant, p.TargetTenant)] = true
+	}
+	// Pairs are read a few at a time: a hub with a thousand spokes is a
+	// thousand pairs, and each is a dozen reads.
+	out.Pairs = make([]Pair, len(all))
+	errs := make([]error, len(all))
+	sem := make(chan struct{}, planConcurrency)
+	var wg sync.WaitGroup
+	for i, p := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if p.Absent() {
+				out.Pairs[i], errs[i] = pl.Offboarding(ctx, Offboard{SourceTenantID: p.SourceTenant, TargetTenantID: p.TargetTenant, Name: p.Name,
+					RemovePartners: p.RemovePartners, Found: records[pairKey(p.SourceTenant, p.TargetTenant)].Found})
+			} else {
+				out.Pairs[i], errs[i] = pl.pair(ctx, p)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return Plan{}, fmt.Errorf("pairs[%d] (%s): %w", i, p.Name, err)
+			return Plan{}, fmt.Errorf("pair %q (%s → %s): %w", all[i].Name, all[i].SourceTenant, all[i].TargetTenant, err)
 		}
-		out.Pairs = append(out.Pairs, pp)
 	}
 	for _, key := range sortedKeys(records) {
 		r := records[key]
