@@ -3,13 +3,15 @@
 // one run on this machine (`make bench`): an onboarding's wall time against
 // the Graph latency and replication it cannot beat, Graph reads per
 // onboarding, serve's memory and descriptors at 10 / 100 / 1,000 tenant
-// pairs, 100 pairs at once, fsyncs per step, the harvester beside a plain
-// pager, the Lambda bootstrap's start-up and its zip. Nothing here asserts:
+// pairs, 100 pairs at once, fsyncs per step, a hub fanned out to 1,000
+// spokes against its write limit, the harvester beside a plain pager, the
+// Lambda bootstrap's start-up and its zip. Nothing here asserts:
 // the machines are shared and noisy, so the numbers are for people.
 //
 //	go run ./pkg/perfbench                  # everything
 //	BENCH_ONLY=onboarding,harvest go run ./pkg/perfbench
 //	BENCH_SIZES=10000,100000 (harvester), BENCH_PAIRS=10,100,1000 (serve)
+//	BENCH_SPOKES=100,1000 and BENCH_FANOUT_LIMIT=300 (writes per 5 s) (fanout)
 package main
 
 import (
@@ -55,6 +57,11 @@ func self() string {
 func want(section string) bool {
 	only := os.Getenv("BENCH_ONLY")
 	return only == "" || strings.Contains(","+only+",", ","+section+",")
+}
+
+// sizeFromEnv reads one count, or returns def.
+func sizeFromEnv(name string, def int) int {
+	return sizesFromEnv(name, []int{def})[0]
 }
 
 // sizesFromEnv reads a comma-separated list of counts, or returns def.
@@ -188,6 +195,42 @@ func parent() error {
 		fmt.Printf("fsyncs %d for %d step runs: %.2f per step (opening the fresh state: %d)\n", r.fsyncs, r.stepRuns, per, r.open)
 		rows = append(rows, row{"fsync/fdatasync per onboarding step in `serve` (synchronous=FULL)", "~87 per onboarding", "≤ 2 per step",
 			fmt.Sprintf("%.2f (%d for %d step runs; %d more opening a fresh state)", per, r.fsyncs, r.stepRuns, r.open), per <= 2})
+	}
+	if want("fanout") {
+		dir, err := os.MkdirTemp("", "perfbench-fanout-bin")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		bin, err := buildCtsync(dir)
+		if err != nil {
+			return err
+		}
+		// The hub's write budget scaled down (Graph's is 3,000 per 2.5
+		// minutes) so that a thousand spokes take a few minutes, not an hour,
+		// and the limit, not the work, decides the pace.
+		limit, window := sizeFromEnv("BENCH_FANOUT_LIMIT", 300), 5*time.Second
+		var runs []fanOutRun
+		for _, n := range sizesFromEnv("BENCH_SPOKES", []int{100, 1000}) {
+			r, err := measureFanOut(bin, n, limit, window)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("fan-out to %d spokes under %d writes/%s: %s, %d hub writes (%d answered 429), limit-bound minimum %s, peak RSS %.1f MiB\n",
+				n, limit, window, r.wall.Round(time.Millisecond), r.hubWrites, r.throttled, r.limitBoundMin.Round(time.Millisecond), mib(r.peakRSS))
+			runs = append(runs, r)
+		}
+		last := runs[len(runs)-1]
+		ratio := last.wall.Seconds() / last.limitBoundMin.Seconds()
+		rows = append(rows, row{fmt.Sprintf("fan-out to %d spokes: wall ÷ the hub's limit-bound minimum (%d writes ÷ %d per %s)", last.spokes, last.hubWrites, limit, window),
+			"not built", "≤ 1.2×", fmt.Sprintf("%.2f× (%s vs %s; %d answered 429)", ratio, last.wall.Round(time.Second), last.limitBoundMin.Round(time.Second), last.throttled),
+			ratio <= 1.2})
+		if len(runs) > 1 {
+			first := runs[0]
+			rssRatio := float64(last.peakRSS) / float64(first.peakRSS)
+			rows = append(rows, row{fmt.Sprintf("fan-out peak RSS, %d → %d spokes (%.0f → %.0f MiB)", first.spokes, last.spokes, mib(first.peakRSS), mib(last.peakRSS)),
+				"not built", "flat (≤ 1.5×)", fmt.Sprintf("%.2f×", rssRatio), rssRatio <= 1.5})
+		}
 	}
 	if want("harvest") {
 		hrows, err := harvestRows(sizesFromEnv("BENCH_SIZES", []int{10_000, 100_000, 1_000_000}))
