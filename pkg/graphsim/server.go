@@ -131,7 +131,7 @@ type Request struct {
 	// when it sent the request (ctsync's x-ctsync-throttles-seen header),
 	// so a test can tell a write sent after a 429 from one already in flight.
 	ThrottlesSeen string
-	Dropped    bool
+	Dropped       bool
 	// Credential is how a token request authenticated: "secret" or "assertion".
 	Credential string
 }
