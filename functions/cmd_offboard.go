@@ -14,7 +14,6 @@ import (
 	"github.com/ctsync/ctsync/pkg/offboard"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/plan"
-	"github.com/ctsync/ctsync/pkg/store"
 )
 
 // runOffboard shows what offboarding a pair deletes and puts back, asks,
@@ -68,20 +67,7 @@ func runOffboard(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 	}
-	if !*wait {
-		intake, err := env.openIntake(ctx)
-		if err != nil {
-			return err
-		}
-		defer intake.Close()
-		id, err := intake.SubmitOffboarding(ctx, req)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.stdout, "queued offboarding %s on %s\n  `ctsync status %s` follows it\n", id, intake.Where, id)
-		return nil
-	}
-	intake, follow, err := env.openIntakeToFollow(ctx)
+	intake, follow, err := env.openIntakeFor(ctx, *wait)
 	if err != nil {
 		return err
 	}
@@ -89,6 +75,10 @@ func runOffboard(ctx context.Context, env *environment, args []string) error {
 	id, err := intake.SubmitOffboarding(ctx, req)
 	if err != nil {
 		return err
+	}
+	if !*wait {
+		fmt.Fprintf(env.stdout, "queued offboarding %s on %s\n  `ctsync status %s` follows it\n", id, intake.Where, id)
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -125,33 +115,10 @@ func previewOffboarding(ctx context.Context, env *environment, req *onboarding.O
 // store records it, until it completed or failed.
 func waitForOffboarding(ctx context.Context, w io.Writer, f follower, id string) error {
 	fmt.Fprintf(w, "offboarding %s\n", id)
-	p := newProgress(w, onboarding.OffboardingSteps())
-	start := time.Now()
-	var final store.Onboarding
-	err := f.Run(ctx, func(ctx context.Context) (bool, error) {
-		o, steps, err := f.Store.GetOnboarding(ctx, id)
-		if err != nil {
-			return false, err
-		}
-		final = o
-		p.show(steps)
-		return o.State.Finished(), nil
-	})
-	if stoppedWaiting(err) {
-		return fmt.Errorf("stopped waiting while the offboarding was %s at step %s (%s); it continues with %s; follow it with `ctsync status %s`",
-			final.State, final.Step, final.Detail, f.Where, id)
-	}
+	_, took, err := followSteps(ctx, w, f, id, "offboarding", onboarding.OffboardingSteps())
 	if err != nil {
 		return err
 	}
-	if final.State == store.StateFailed {
-		fmt.Fprintf(w, "✗ offboarding failed at step %s\n  reason: %s\n", final.Step, final.Detail)
-		if final.Remedy != "" {
-			fmt.Fprintf(w, "  to fix: %s\n", final.Remedy)
-		}
-		fmt.Fprintf(w, "  the message is in the dead-letter queue: after fixing, `ctsync dlq replay --all` resumes it\n")
-		return fmt.Errorf("offboarding %s failed at step %s", id, final.Step)
-	}
-	fmt.Fprintf(w, "✓ offboarding completed in %s; the synchronized accounts stay in the target\n", time.Since(start).Round(10*time.Millisecond))
+	fmt.Fprintf(w, "✓ offboarding completed in %s; the synchronized accounts stay in the target\n", took)
 	return nil
 }

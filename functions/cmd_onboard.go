@@ -149,10 +149,22 @@ func waitForOnboarding(ctx context.Context, w io.Writer, f follower, id string) 
 	}
 	fmt.Fprintf(w, "onboarding %s %q\n  source %s → target %s, %d user(s), %d group(s)\n",
 		id, o.Name, o.SourceTenantID, o.TargetTenantID, len(o.Users), len(o.Groups))
-	p := newProgress(w, onboarding.Steps())
+	final, took, err := followSteps(ctx, w, f, id, "onboarding", onboarding.Steps())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "✓ onboarding completed in %s\n  configuration app %s, job %s: %s\n", took, final.ServicePrincipalID, final.JobID, final.JobStatus)
+	return nil
+}
+
+// followSteps follows one onboarding or offboarding (what), printing each
+// of its chain's steps as the store records it, until it finished. A
+// failure is said with its remedy and returned as an error.
+func followSteps(ctx context.Context, w io.Writer, f follower, id, what string, chainSteps []onboarding.Step) (store.Onboarding, time.Duration, error) {
+	p := newProgress(w, chainSteps)
 	start := time.Now()
 	var final store.Onboarding
-	err = f.Run(ctx, func(ctx context.Context) (bool, error) {
+	err := f.Run(ctx, func(ctx context.Context) (bool, error) {
 		o, steps, err := f.Store.GetOnboarding(ctx, id)
 		if err != nil {
 			return false, err
@@ -161,24 +173,23 @@ func waitForOnboarding(ctx context.Context, w io.Writer, f follower, id string) 
 		p.show(steps)
 		return o.State.Finished(), nil
 	})
+	took := time.Since(start).Round(10 * time.Millisecond)
 	if stoppedWaiting(err) {
-		return fmt.Errorf("stopped waiting while the onboarding was %s at step %s (%s); it continues with %s; follow it with `ctsync status %s`",
-			final.State, final.Step, final.Detail, f.Where, id)
+		return final, took, fmt.Errorf("stopped waiting while the %s was %s at step %s (%s); it continues with %s; follow it with `ctsync status %s`",
+			what, final.State, final.Step, final.Detail, f.Where, id)
 	}
 	if err != nil {
-		return err
+		return final, took, err
 	}
-	took := time.Since(start).Round(10 * time.Millisecond)
 	if final.State == store.StateFailed {
-		fmt.Fprintf(w, "✗ onboarding failed at step %s after %s\n  reason: %s\n", final.Step, took, final.Detail)
+		fmt.Fprintf(w, "✗ %s failed at step %s after %s\n  reason: %s\n", what, final.Step, took, final.Detail)
 		if final.Remedy != "" {
 			fmt.Fprintf(w, "  to fix: %s\n", final.Remedy)
 		}
 		fmt.Fprintf(w, "  the message is in the dead-letter queue: after fixing, `ctsync dlq replay --all` resumes it\n")
-		return fmt.Errorf("onboarding %s failed at step %s", id, final.Step)
+		return final, took, fmt.Errorf("%s %s failed at step %s", what, id, final.Step)
 	}
-	fmt.Fprintf(w, "✓ onboarding completed in %s\n  configuration app %s, job %s: %s\n", took, final.ServicePrincipalID, final.JobID, final.JobStatus)
-	return nil
+	return final, took, nil
 }
 
 // progress prints one line per change of a step's recorded state, numbered

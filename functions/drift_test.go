@@ -11,10 +11,16 @@ import (
 
 var idsInPath = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|Azure2Azure\.[0-9a-f]+\.[0-9a-fA-F-]+`)
 
-// writesIn are the Graph writes since from, as "tenant METHOD path" with
-// ids replaced by {id}, sorted as they were made.
-func writesIn(sim *graphsim.Server, from int) []string {
-	var out []string
+// sampleWrite is a Graph write to one of the sample tenants, with the
+// tenant's role in the pair.
+type sampleWrite struct {
+	role string
+	r    graphsim.Request
+}
+
+// graphWrites are the Graph writes since from, in the order they arrived.
+func graphWrites(sim *graphsim.Server, from int) []sampleWrite {
+	var out []sampleWrite
 	for _, r := range sim.Requests()[from:] {
 		if r.Version == "" || r.Method == "GET" {
 			continue
@@ -23,7 +29,17 @@ func writesIn(sim *graphsim.Server, from int) []string {
 		if strings.EqualFold(r.Tenant, graphsim.SampleTargetTenant) {
 			role = "target"
 		}
-		out = append(out, role+" "+r.Method+" "+idsInPath.ReplaceAllString(r.Path, "{id}"))
+		out = append(out, sampleWrite{role: role, r: r})
+	}
+	return out
+}
+
+// writesIn are the Graph writes since from, as "tenant METHOD path" with
+// ids replaced by {id}, in the order they were made.
+func writesIn(sim *graphsim.Server, from int) []string {
+	var out []string
+	for _, w := range graphWrites(sim, from) {
+		out = append(out, w.role+" "+w.r.Method+" "+idsInPath.ReplaceAllString(w.r.Path, "{id}"))
 	}
 	return out
 }

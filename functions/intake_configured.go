@@ -139,6 +139,16 @@ func (e *environment) openIntakeToFollow(ctx context.Context) (*hostIntake, foll
 		localFollower(a), nil
 }
 
+// openIntakeFor is openIntakeToFollow with --wait and openIntake without
+// (its follower is then of no use).
+func (e *environment) openIntakeFor(ctx context.Context, wait bool) (*hostIntake, follower, error) {
+	if wait {
+		return e.openIntakeToFollow(ctx)
+	}
+	h, err := e.openIntake(ctx)
+	return h, follower{}, err
+}
+
 // stoppedWaiting says whether err only means the wait was cut short.
 func stoppedWaiting(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)

@@ -34,18 +34,11 @@ func onboardedWithAPreexistingSourcePartner(t *testing.T) (*graphsim.Server, []s
 }
 
 // teardownWrites are the Graph writes offboarding made, in order, each as
-// tenant role, method and the kind of object.
+// tenant role, method, the kind of object and the answer's status.
 func teardownWrites(sim *graphsim.Server, from int) []string {
 	var out []string
-	for _, r := range sim.Requests()[from:] {
-		if r.Version == "" || r.Method == "GET" {
-			continue
-		}
-		role := "source"
-		if strings.EqualFold(r.Tenant, graphsim.SampleTargetTenant) {
-			role = "target"
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %d", role, r.Method, objectKind(r.Path), r.Status))
+	for _, w := range graphWrites(sim, from) {
+		out = append(out, fmt.Sprintf("%s %s %s %d", w.role, w.r.Method, objectKind(w.r.Path), w.r.Status))
 	}
 	return out
 }

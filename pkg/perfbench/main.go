@@ -139,15 +139,11 @@ func parent() error {
 		}
 	}
 	if want("serve") {
-		dir, err := os.MkdirTemp("", "perfbench-bin")
+		bin, cleanup, err := buildCtsyncInTemp()
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		bin, err := buildCtsync(dir)
-		if err != nil {
-			return err
-		}
+		defer cleanup()
 		var runs []serveRun
 		for _, n := range sizesFromEnv("BENCH_PAIRS", []int{10, 100, 1000}) {
 			r, err := measureServe(bin, n, 0, 200*time.Millisecond)
@@ -197,15 +193,11 @@ func parent() error {
 			fmt.Sprintf("%.2f (%d for %d step runs; %d more opening a fresh state)", per, r.fsyncs, r.stepRuns, r.open), per <= 2})
 	}
 	if want("fanout") {
-		dir, err := os.MkdirTemp("", "perfbench-fanout-bin")
+		bin, cleanup, err := buildCtsyncInTemp()
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		bin, err := buildCtsync(dir)
-		if err != nil {
-			return err
-		}
+		defer cleanup()
 		// The hub's write budget scaled down (Graph's is 3,000 per 2.5
 		// minutes) so that a thousand spokes take a few minutes, not an hour,
 		// and the limit, not the work, decides the pace.

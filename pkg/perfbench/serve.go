@@ -40,6 +40,21 @@ func buildCtsync(dir string) (string, error) {
 	return bin, cmd.Run()
 }
 
+// buildCtsyncInTemp builds the ctsync binary in a temporary directory that
+// cleanup removes.
+func buildCtsyncInTemp() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "perfbench-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	bin, err := buildCtsync(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
 func measureServe(bin string, n int, latency, replication time.Duration) (serveRun, error) {
 	sim, err := graphsim.Start(graphsim.Options{AppReplicationDelay: replication, JobReplicationDelay: replication,
 		CycleInterval: time.Hour, InitialCycleDelay: time.Hour, OnDemandPerWindow: -1})
