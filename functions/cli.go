@@ -241,3 +241,14 @@ func runVersion(_ context.Context, env *environment, args []string) error {
 	fmt.Fprintln(env.stdout, currentVersion())
 	return nil
 }
+
+// checkTimeout checks --timeout: positive, and only given with --wait.
+func checkTimeout(fs *flag.FlagSet, wait bool, timeout time.Duration) error {
+	if err := positive("timeout", timeout); err != nil {
+		return err
+	}
+	if flagSet(fs, "timeout") && !wait {
+		return fmt.Errorf("%w: --timeout only applies with --wait", errUsage)
+	}
+	return nil
+}

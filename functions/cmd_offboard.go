@@ -34,11 +34,8 @@ func runOffboard(ctx context.Context, env *environment, args []string) error {
 	if _, err := env.parse(fs, args); err != nil {
 		return err
 	}
-	if err := positive("timeout", *timeout); err != nil {
+	if err := checkTimeout(fs, *wait, *timeout); err != nil {
 		return err
-	}
-	if flagSet(fs, "timeout") && !*wait {
-		return fmt.Errorf("%w: --timeout only applies with --wait", errUsage)
 	}
 	for flagName, v := range map[string]*string{"--source-tenant": &req.SourceTenantID, "--target-tenant": &req.TargetTenantID} {
 		*v = strings.ToLower(strings.TrimSpace(*v))

@@ -113,11 +113,8 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 	if _, err := env.parse(fs, args); err != nil {
 		return err
 	}
-	if err := positive("timeout", *timeout); err != nil {
+	if err := checkTimeout(fs, *wait, *timeout); err != nil {
 		return err
-	}
-	if flagSet(fs, "timeout") && !*wait {
-		return fmt.Errorf("%w: --timeout only applies with --wait", errUsage)
 	}
 	f, p, err := makePlan(ctx, env, *file, undo)
 	if err != nil {
