@@ -73,9 +73,10 @@ var specs = []Spec{
 	offboardingSpec(TargetPartnerRestored, "With removePartners, the target's partner configuration for the source is deleted if ctsync created it, "+
 		"else its inbound automatic redemption is put back as ctsync found it; without, it is left alone."),
 	offboardingSpec(OffboardingCompleted, "The offboarding is complete: the source's partner configuration was handled like the target's, and the pair is no longer managed."),
-	{Type: StepFailed, Description: "A step gave up; the triggering message is in the dead-letter queue with the same reason.",
-		Required: concat(pairFields, []string{"step", "category", "reason", "attempts", "failedEventId", "failedEventType"}),
-		Optional: concat(onboardingExtra, []string{"remedy"}),
+	{Type: StepFailed, Description: "A step of an onboarding or an offboarding gave up; the triggering message is in the dead-letter queue with the same reason. " +
+		"onboardingId is the offboarding's id for an offboarding, which names no users.",
+		Required: concat(minus(pairFields, []string{"users"}), []string{"step", "category", "reason", "attempts", "failedEventId", "failedEventType"}),
+		Optional: concat([]string{"users"}, onboardingExtra, []string{"remedy"}),
 		NewData:  func() any { return new(StepFailure) }},
 	{Type: DriftDetected, Description: "A setting of a tenant pair (sourceTenantId, targetTenantId, configurationName) is no longer what ctsync made it: " +
 		"setting names it, expected and actual say what ctsync made and what it found.",

@@ -309,3 +309,20 @@ func TestOffboardingOverTheAPIIsPreviewedThenConfirmed(t *testing.T) {
 		t.Fatalf("after the offboarding: %d %v", status, out)
 	}
 }
+
+// A teardown step that cannot pass stops the offboarding, says what to
+// grant, and raises step.failed like an onboarding's step would; nothing
+// after it runs.
+func TestAnOffboardingStepThatIsDeniedSaysWhatToGrant(t *testing.T) {
+	sim, env := onboardedWithAPreexistingSourcePartner(t)
+	sim.Revoke(graphsim.SampleSourceTenant, "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy")
+	before := len(sim.Requests())
+	out, errOut, code := ctsync(t, env, append(offboardCmd, "--wait")...)
+	if code != 1 || !strings.Contains(out, "✗ offboarding failed at step delete-sync-job") || !strings.Contains(out, "Synchronization.ReadWrite.All") ||
+		!strings.Contains(errOut, `"alert_type":"step.failed"`) {
+		t.Fatalf("offboard: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if w := teardownWrites(sim, before); strings.Join(w, ",") != "source DELETE job 403" {
+		t.Fatalf("after the denied job delete: %v; want nothing else tried", w)
+	}
+}

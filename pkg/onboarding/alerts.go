@@ -14,7 +14,7 @@ func StepFailed(m *chain.Message, f chain.Failure) []events.Event {
 		return nil
 	}
 	in, ok := events.OnboardingOf(m.Event)
-	if !ok || in.OnboardingID == "" || in.SourceTenantID == "" || len(in.Users) == 0 {
+	if !ok || in.OnboardingID == "" || in.SourceTenantID == "" {
 		return nil
 	}
 	ev, err := events.New(events.StepFailed, events.StepFailure{Onboarding: *in, Step: m.Route.Step, Category: string(f.Kind),
