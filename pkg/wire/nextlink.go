@@ -40,7 +40,7 @@ func CheckNextLinkOf(graphEndpoint, next, resource string) error {
 	}
 	path := strings.TrimPrefix(u.EscapedPath(), strings.TrimSuffix(base.EscapedPath(), "/"))
 	resource = strings.Trim(resource, "/")
-	if !strings.EqualFold(path, "/beta/"+resource) && !strings.EqualFold(path, "/v1.0/"+resource) {
+	if path != "/beta/"+resource && path != "/v1.0/"+resource {
 		return fmt.Errorf("@odata.nextLink points to %q, not to %s", u.Path, resource)
 	}
 	return nil
