@@ -135,8 +135,8 @@ func demoPlan(ctx context.Context, w io.Writer, cfg graph.Config, intents store.
 		Clauses: []events.FilterClause{{Attribute: "department", Operator: "EQUALS", Values: []string{"Marketing"}}}}}
 	f := &desired.File{APIVersion: desired.APIVersion, Pairs: []desired.Pair{{Name: "Contoso to Fabrikam",
 		SourceTenant: graphsim.SampleSourceTenant, TargetTenant: graphsim.SampleTargetTenant,
-		Users: []string{graphsim.SampleUsers[0].ID, graphsim.SampleUsers[1].ID}, Groups: []string{graphsim.SampleGroup},
-		ScopingFilters: &filters}}}
+		Settings: desired.Settings{Users: []string{graphsim.SampleUsers[0].ID, graphsim.SampleUsers[1].ID}, Groups: []string{graphsim.SampleGroup},
+			ScopingFilters: &filters}}}}
 	fmt.Fprintf(w, "\nconfiguration as code: `ctsync plan -f FILE` for a file that narrows the pair to\n"+
 		"  scopingFilters: [{name: Marketing department, clauses: [{attribute: department, operator: EQUALS, values: [Marketing]}]}]\n\n")
 	p, err := plan.Planner{Dirs: gc, Secrets: func(ctx context.Context, in events.Onboarding) (bool, bool, error) {

@@ -13,7 +13,6 @@ import (
 	"github.com/ctsync/ctsync/pkg/api"
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/graph"
-	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -50,15 +49,7 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: missing %s", errUsage, strings.Join(slices.Sorted(slices.Values(missing)), ", "))
 	}
-	if !*wait {
-		intake, err := env.openIntake(ctx)
-		if err != nil {
-			return err
-		}
-		defer intake.Close()
-		return queueOnboarding(ctx, env, intake, req, *out)
-	}
-	intake, follow, err := env.openIntakeToFollow(ctx)
+	intake, follow, err := env.openIntakeFor(ctx, *wait)
 	if err != nil {
 		return err
 	}
@@ -70,6 +61,9 @@ func runOnboard(ctx context.Context, env *environment, args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if !*wait {
+		return sayQueued(env, intake, id, *out)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -114,18 +108,10 @@ func sayWhatElseRuns(ctx context.Context, w io.Writer, st *store.Store, id strin
 	return nil
 }
 
-// queueOnboarding only posts the event; a running `ctsync serve` (or the next
-// `--wait`) carries it out. It needs no Graph settings: the chain table is
-// declared without them.
-func queueOnboarding(ctx context.Context, env *environment, intake *hostIntake, req onboarding.Request, out outputFormat) error {
-	id, err := intake.Submit(ctx, req)
-	var refused *onboarding.TenantNotAllowed
-	if errors.As(err, &refused) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+// sayQueued tells where a queued onboarding went: without --wait a
+// running `ctsync serve` (or the deployment) carries it out, and posting
+// needs no Graph settings, since the chain table is declared without them.
+func sayQueued(env *environment, intake *hostIntake, id string, out outputFormat) error {
 	if out == outputJSON {
 		return writeJSON(env.stdout, onboardJSON{OnboardingID: id, Queued: true})
 	}
@@ -237,25 +223,6 @@ func oneLine(s string) string {
 		s = s[:217] + "…"
 	}
 	return s
-}
-
-// localIntake posts to the local state's queue, with the allow-list, and
-// needs no Graph settings: the chain table is declared without them.
-func localIntake(env *environment) (onboarding.Intake, func() error, error) {
-	allowed, err := env.allowedTenants()
-	if err != nil {
-		return onboarding.Intake{}, nil, err
-	}
-	st, err := app.OpenState(env.stateDir(), localdb.Options{})
-	if err != nil {
-		return onboarding.Intake{}, nil, err
-	}
-	table, err := onboarding.Table(nil, nil)
-	if err != nil {
-		st.Close()
-		return onboarding.Intake{}, nil, err
-	}
-	return onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store, Allowed: allowed}, st.Close, nil
 }
 
 // openLocalHost opens the local host for a command that shows progress:

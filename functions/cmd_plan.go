@@ -158,29 +158,22 @@ func runApply(ctx context.Context, env *environment, args []string) error {
 		}
 		return nil
 	}
-	if !*wait {
-		intake, err := env.openIntake(ctx)
-		if err != nil {
-			return err
-		}
-		defer intake.Close()
-		if err := submit(intake.Intake); err != nil {
-			return err
-		}
-		if intake.Cloud {
-			fmt.Fprintf(env.stdout, "posted to %s: the deployment carries them out; `ctsync status` follows them\n", intake.Where)
-		} else {
-			fmt.Fprintf(env.stdout, "run `ctsync serve` to carry them out, or apply with --wait; `ctsync status` follows them\n")
-		}
-		return nil
-	}
-	intake, follow, err := env.openIntakeToFollow(ctx)
+	intake, follow, err := env.openIntakeFor(ctx, *wait)
 	if err != nil {
 		return err
 	}
 	defer intake.Close()
 	if err := submit(intake.Intake); err != nil {
 		return err
+	}
+	switch {
+	case *wait:
+	case intake.Cloud:
+		fmt.Fprintf(env.stdout, "posted to %s: the deployment carries them out; `ctsync status` follows them\n", intake.Where)
+		return nil
+	default:
+		fmt.Fprintf(env.stdout, "run `ctsync serve` to carry them out, or apply with --wait; `ctsync status` follows them\n")
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -77,6 +77,26 @@ func TestEveryKindOfDriftIsNamedAndRepairedOnlyWhereAsked(t *testing.T) {
 	}
 	noDrift("after apply")
 
+	// A check answered 429 waits the Retry-After Graph asked for, then
+	// checks the pair anyway.
+	before := len(sim.Requests())
+	sim.Inject(graphsim.Fault{Method: "GET", PathContains: "/partners/", Tenant: dst, Status: 429, RetryAfter: "0.5", Times: 1})
+	noDrift("after a 429")
+	var throttledAt, nextAt time.Time
+	for _, r := range sim.Requests()[before:] {
+		if r.Method != "GET" || !strings.EqualFold(r.Tenant, dst) || !strings.Contains(r.Path, "/partners/") {
+			continue
+		}
+		if r.Status == 429 {
+			throttledAt = r.Time
+		} else if !throttledAt.IsZero() && nextAt.IsZero() {
+			nextAt = r.Time
+		}
+	}
+	if throttledAt.IsZero() || nextAt.Sub(throttledAt) < 500*time.Millisecond {
+		t.Fatalf("the drift check read again %s after a 429 asking for 0.5 s", nextAt.Sub(throttledAt))
+	}
+
 	off := false
 	for _, tc := range []struct {
 		name    string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ctsync/ctsync/pkg/app"
 	"github.com/ctsync/ctsync/pkg/bus/sqs"
+	"github.com/ctsync/ctsync/pkg/localdb"
 	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -41,14 +42,6 @@ func (e *environment) openIntake(ctx context.Context) (*hostIntake, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kind == storeSQLite {
-		intake, closeState, err := localIntake(e)
-		if err != nil {
-			return nil, err
-		}
-		return &hostIntake{Intake: intake, Store: intake.Progress.(*store.Store), Where: "the local queue in " + e.stateDir(),
-			close: func() { _ = closeState() }}, nil
-	}
 	allowed, err := e.allowedTenants()
 	if err != nil {
 		return nil, err
@@ -56,6 +49,14 @@ func (e *environment) openIntake(ctx context.Context) (*hostIntake, error) {
 	table, err := onboarding.Table(nil, nil)
 	if err != nil {
 		return nil, err
+	}
+	if kind == storeSQLite {
+		st, err := app.OpenState(e.stateDir(), localdb.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return &hostIntake{Intake: onboarding.Intake{Table: table, Queue: st.Bus, Progress: st.Store, Allowed: allowed}, Store: st.Store,
+			Where: "the local queue in " + e.stateDir(), close: func() { _ = st.Close() }}, nil
 	}
 	shared, err := e.openSharedState(ctx, kind)
 	if err != nil {
@@ -115,19 +116,20 @@ func cloudFollower(h *hostIntake) follower {
 	}}
 }
 
-// openIntakeToFollow is openIntake for --wait: the local host when the
-// local queue is configured (it runs the chain here), or the cloud intake
-// and a follower of its shared store. Nothing is opened before the
-// settings were checked.
-func (e *environment) openIntakeToFollow(ctx context.Context) (*hostIntake, follower, error) {
+// openIntakeFor opens the configured host's intake, and with --wait
+// something to follow the work with: the local host when the local queue is
+// configured (it runs the chain here), or a follower of the cloud's shared
+// store. Without --wait the follower is of no use. Nothing is opened before
+// the settings were checked.
+func (e *environment) openIntakeFor(ctx context.Context, wait bool) (*hostIntake, follower, error) {
 	kind, err := e.storeKind(storeSQLite)
 	if err != nil {
 		return nil, follower{}, err
 	}
-	if kind != storeSQLite {
+	if !wait || kind != storeSQLite {
 		h, err := e.openIntake(ctx)
-		if err != nil {
-			return nil, follower{}, err
+		if err != nil || !wait {
+			return h, follower{}, err
 		}
 		return h, cloudFollower(h), nil
 	}
@@ -137,16 +139,6 @@ func (e *environment) openIntakeToFollow(ctx context.Context) (*hostIntake, foll
 	}
 	return &hostIntake{Intake: a.Intake, Store: a.Store, Where: "the local queue in " + e.stateDir(), close: func() { _ = a.Close() }},
 		localFollower(a), nil
-}
-
-// openIntakeFor is openIntakeToFollow with --wait and openIntake without
-// (its follower is then of no use).
-func (e *environment) openIntakeFor(ctx context.Context, wait bool) (*hostIntake, follower, error) {
-	if wait {
-		return e.openIntakeToFollow(ctx)
-	}
-	h, err := e.openIntake(ctx)
-	return h, follower{}, err
 }
 
 // stoppedWaiting says whether err only means the wait was cut short.

@@ -103,15 +103,7 @@ func (b *Embedded) publishTx(ctx context.Context, tx *sql.Tx, msgs []Outgoing) e
 }
 
 func (b *Embedded) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
+	if err := localdb.InTx(ctx, b.db, fn); err != nil {
 		return err
 	}
 	b.signal()

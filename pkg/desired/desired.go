@@ -52,10 +52,16 @@ func (f *File) All() []Pair { return append(append([]Pair(nil), f.Pairs...), f.s
 // requests per ten seconds per tenant, which a hub would spend a thousand
 // times over.
 type FanOut struct {
-	Hub               string                    `json:"hub"`
-	Spokes            []string                  `json:"spokes"`
-	Name              string                    `json:"name"`
-	Users             []string                  `json:"users"`
+	Hub    string   `json:"hub"`
+	Spokes []string `json:"spokes"`
+	Name   string   `json:"name"`
+	Settings
+}
+
+// Settings are what a pair and a fanOut entry (for each of its spokes)
+// ask of the configuration.
+type Settings struct {
+	Users             []string                  `json:"users,omitempty"`
 	Groups            []string                  `json:"groups,omitempty"`
 	ScopingFilters    *[]events.ScopingFilter   `json:"scopingFilters,omitempty"`
 	AttributeMappings []events.AttributeMapping `json:"attributeMappings,omitempty"`
@@ -70,14 +76,13 @@ const TargetPlaceholder = "{target}"
 func (f *File) expand() {
 	f.spokes = nil
 	for i, fo := range f.FanOut {
-		pod := fo.ProvisionOnDemand
-		if pod == nil {
-			pod = new(bool)
+		settings := fo.Settings
+		if settings.ProvisionOnDemand == nil {
+			settings.ProvisionOnDemand = new(bool)
 		}
 		for j, spoke := range fo.Spokes {
 			f.spokes = append(f.spokes, Pair{Name: strings.ReplaceAll(fo.Name, TargetPlaceholder, strings.ToLower(spoke)), SourceTenant: fo.Hub,
-				TargetTenant: spoke, Users: fo.Users, Groups: fo.Groups, ScopingFilters: fo.ScopingFilters, AttributeMappings: fo.AttributeMappings,
-				DeleteThreshold: fo.DeleteThreshold, ProvisionOnDemand: pod, origin: &fanOrigin{entry: i, spoke: j}})
+				TargetTenant: spoke, Settings: settings, origin: &fanOrigin{entry: i, spoke: j}})
 		}
 	}
 }
@@ -110,15 +115,10 @@ func dotted(name string) string {
 
 // Pair is one tenant pair's desired configuration.
 type Pair struct {
-	Name              string                    `json:"name"`
-	SourceTenant      string                    `json:"sourceTenant"`
-	TargetTenant      string                    `json:"targetTenant"`
-	Users             []string                  `json:"users"`
-	Groups            []string                  `json:"groups,omitempty"`
-	ScopingFilters    *[]events.ScopingFilter   `json:"scopingFilters,omitempty"`
-	AttributeMappings []events.AttributeMapping `json:"attributeMappings,omitempty"`
-	DeleteThreshold   *int                      `json:"deleteThreshold,omitempty"`
-	ProvisionOnDemand *bool                     `json:"provisionOnDemand,omitempty"`
+	Name         string `json:"name"`
+	SourceTenant string `json:"sourceTenant"`
+	TargetTenant string `json:"targetTenant"`
+	Settings
 	// State is present (the default) or absent: apply offboards an absent
 	// pair, deleting its partner configurations too with RemovePartners.
 	State          string `json:"state,omitempty"`

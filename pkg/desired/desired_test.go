@@ -102,6 +102,11 @@ func TestAnAbsentPairNeedsNoUsers(t *testing.T) {
 	if p := f.Pairs[0]; !p.Absent() || !p.RemovePartners || len(p.Users) != 0 {
 		t.Fatalf("pair %+v", p)
 	}
+	// Its JSON form, without users, reads back the same.
+	js, _ := json.Marshal(f)
+	if _, err := Parse(js); err != nil {
+		t.Fatalf("the absent pair's JSON form %s: %v", js, err)
+	}
 }
 
 func TestDuplicatePairsAreRefused(t *testing.T) {

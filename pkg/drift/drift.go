@@ -41,23 +41,24 @@ type Detector struct {
 	Store *store.Store
 	// Alerts publishes drift.detected events (to the notify queue).
 	Alerts func(ctx context.Context, evs []events.Event) error
-	// PerTenant bounds the pairs checked at once that touch one tenant
-	// (default 2): reads are paced per tenant like every other call.
-	PerTenant int
-	// Workers bounds the pairs checked at once (default 8).
-	Workers int
 	// AllowTenant is the allow-list; a pair naming another tenant is
 	// skipped. nil allows every tenant.
 	AllowTenant func(tenantID string) bool
-	// Throttled bounds how often a pair's check is retried after a 429,
-	// each time after the Retry-After Graph asked for (default 3).
-	Throttled int
-	Log       *slog.Logger
-	Sleep     func(ctx context.Context, d time.Duration) error
+	Log         *slog.Logger
 
 	slotsMu sync.Mutex
 	slots   map[string]chan struct{}
 }
+
+// Reads are paced per tenant like every other call: at most perTenant
+// pairs touching one tenant are checked at once, workers in all, and a
+// pair's check answered 429 is retried up to throttledRetries times, each
+// after the Retry-After Graph asked for.
+const (
+	perTenant        = 2
+	workers          = 8
+	throttledRetries = 3
+)
 
 // Summary is what one run found.
 type Summary struct {
@@ -73,7 +74,9 @@ type Summary struct {
 // Run checks every pair apply manages once.
 func (d *Detector) Run(ctx context.Context) (Summary, error) {
 	start := time.Now()
-	d.defaults()
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
 	records, err := d.Store.ListPairs(ctx)
 	if err != nil {
 		return Summary{}, err
@@ -94,7 +97,7 @@ func (d *Detector) Run(ctx context.Context) (Summary, error) {
 		wg  sync.WaitGroup
 	)
 	work := make(chan store.Pair)
-	for range min(d.Workers, max(len(managed), 1)) {
+	for range min(workers, max(len(managed), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -132,33 +135,6 @@ func (d *Detector) Run(ctx context.Context) (Summary, error) {
 	return sum, ctx.Err()
 }
 
-func (d *Detector) defaults() {
-	if d.PerTenant <= 0 {
-		d.PerTenant = 2
-	}
-	if d.Workers <= 0 {
-		d.Workers = 8
-	}
-	if d.Throttled <= 0 {
-		d.Throttled = 3
-	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
-	}
-	if d.Sleep == nil {
-		d.Sleep = func(ctx context.Context, dur time.Duration) error {
-			t := time.NewTimer(dur)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
-	}
-}
-
 // pace takes a slot of both tenants (in a fixed order, so two workers
 // never wait on each other) and returns their release.
 func (d *Detector) pace(tenants ...string) func() {
@@ -184,7 +160,7 @@ func (d *Detector) slot(tenant string) chan struct{} {
 	}
 	s, ok := d.slots[tenant]
 	if !ok {
-		s = make(chan struct{}, d.PerTenant)
+		s = make(chan struct{}, perTenant)
 		d.slots[tenant] = s
 	}
 	return s
@@ -200,9 +176,9 @@ func (d *Detector) check(ctx context.Context, r store.Pair) ([]events.Drift, int
 	}
 	cfg := want.Configuration
 	threshold := cfg.DeleteThreshold
-	pair := desired.Pair{Name: want.ConfigurationName, SourceTenant: r.SourceTenantID, TargetTenant: r.TargetTenantID, Users: want.Users,
-		Groups: want.Groups, ScopingFilters: cfg.ScopingFilters, AttributeMappings: cfg.AttributeMappings, DeleteThreshold: &threshold,
-		ProvisionOnDemand: cfg.ProvisionOnDemand}
+	pair := desired.Pair{Name: want.ConfigurationName, SourceTenant: r.SourceTenantID, TargetTenant: r.TargetTenantID,
+		Settings: desired.Settings{Users: want.Users, Groups: want.Groups, ScopingFilters: cfg.ScopingFilters,
+			AttributeMappings: cfg.AttributeMappings, DeleteThreshold: &threshold, ProvisionOnDemand: cfg.ProvisionOnDemand}}
 	planner := plan.Planner{Dirs: d.Dirs, SettingsOnly: true, CreatedApp: func(ctx context.Context, source, target string) (string, error) {
 		return steps.CreatedApp(ctx, d.Store, source, target)
 	}}
@@ -211,13 +187,15 @@ func (d *Detector) check(ctx context.Context, r store.Pair) ([]events.Drift, int
 	for attempt := 0; ; attempt++ {
 		pp, err = planner.Pair(ctx, pair)
 		var fe *fault.Error
-		if !errors.As(err, &fe) || fe.Kind != fault.Throttled || attempt >= d.Throttled {
+		if !errors.As(err, &fe) || fe.Kind != fault.Throttled || attempt >= throttledRetries {
 			break
 		}
 		wait := max(fe.RetryAfter, time.Second)
 		d.Log.Info("drift check throttled; waiting as Graph asked", "tenant", fe.Tenant, "retry_after", wait)
-		if err := d.Sleep(ctx, min(wait, 5*time.Minute)); err != nil {
-			return nil, 0, err
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-time.After(min(wait, 5*time.Minute)):
 		}
 	}
 	if err != nil {

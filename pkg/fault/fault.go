@@ -120,6 +120,18 @@ func KindOf(err error) Kind {
 // Is reports whether err is classified as kind.
 func Is(err error, kind Kind) bool { return err != nil && KindOf(err) == kind }
 
+// Optional reads a get's answer where absence is an answer, not a failure:
+// NotFound gives nil, any other failure is returned.
+func Optional[T any](v T, err error) (*T, error) {
+	switch {
+	case err == nil:
+		return &v, nil
+	case Is(err, NotFound):
+		return nil, nil
+	}
+	return nil, err
+}
+
 // RetryAfterOf returns the wait the service asked for, or zero.
 func RetryAfterOf(err error) time.Duration {
 	var fe *Error

@@ -112,11 +112,25 @@ func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 // Schema runs DDL statements in one transaction: creating every table of a
 // fresh state directory costs one fsync, not one per statement.
 func Schema(ctx context.Context, db *sql.DB, ddl string) error {
-	tx, err := db.BeginTx(ctx, nil)
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, ddl)
+		return err
+	})
+}
+
+// Beginner starts transactions: a *sql.DB or one of its *sql.Conn.
+type Beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// InTx runs fn in a transaction, committed when fn succeeds and rolled
+// back when it fails.
+func InTx(ctx context.Context, b Beginner, fn func(tx *sql.Tx) error) error {
+	tx, err := b.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, ddl); err != nil {
+	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -139,13 +153,5 @@ func Unsynced(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error 
 		return err
 	}
 	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous(FULL)") }()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return InTx(ctx, conn, fn)
 }

@@ -64,12 +64,8 @@ func (pl Planner) Offboarding(ctx context.Context, r Offboard) (Pair, error) {
 		add("source", fmt.Sprintf("configuration app %q (service principal %s, application appId %s)", sp.DisplayName, sp.ID, sp.AppID), Remove, "exists", "")
 	}
 
-	sync, err := target.GetIdentitySync(ctx, src)
-	var current *entra.IdentitySync
-	switch {
-	case err == nil:
-		current = &sync
-	case !isNotFound(err):
+	current, err := fault.Optional(target.GetIdentitySync(ctx, src))
+	if err != nil {
 		return out, err
 	}
 	fate := steps.IdentitySyncFate(r.Found, current)
@@ -83,23 +79,19 @@ func (pl Planner) Offboarding(ctx context.Context, r Offboard) (Pair, error) {
 		dir         entra.Directory
 		other, flag string
 	}{{true, "target", target, src, "inboundAllowed"}, {false, "source", source, dst, "outboundAllowed"}} {
-		p, err := side.dir.GetPartner(ctx, side.other)
-		var partner *entra.Partner
-		switch {
-		case err == nil:
-			partner = &p
-		case !isNotFound(err):
+		partner, err := fault.Optional(side.dir.GetPartner(ctx, side.other))
+		if err != nil {
 			return out, err
 		}
 		// The target's policy is gone by the time its partner is handled,
 		// unless offboarding keeps it.
 		hasSync := side.inbound && current != nil && fate.Action != steps.FateDelete
 		if partner != nil && !side.inbound {
-			if _, err := side.dir.GetIdentitySync(ctx, side.other); err == nil {
-				hasSync = true
-			} else if !isNotFound(err) {
+			sync, err := fault.Optional(side.dir.GetIdentitySync(ctx, side.other))
+			if err != nil {
 				return out, err
 			}
+			hasSync = sync != nil
 		}
 		pfate := steps.PartnerFate(r.Found, side.inbound, r.RemovePartners, partner, hasSync)
 		pl.fate(&out, side.tenant, "partner configuration for "+side.other, pfate, func() (string, string) {
@@ -122,5 +114,3 @@ func (pl Planner) fate(out *Pair, tenant, setting string, f steps.Fate, revert f
 		out.Notes = append(out.Notes, fmt.Sprintf("%s %s: kept (%s)", tenant, setting, f.Why))
 	}
 }
-
-func isNotFound(err error) bool { return fault.Is(err, fault.NotFound) }

@@ -18,6 +18,7 @@ import (
 	"github.com/ctsync/ctsync/pkg/desired"
 	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
+	"github.com/ctsync/ctsync/pkg/onboarding"
 	"github.com/ctsync/ctsync/pkg/steps"
 	"github.com/ctsync/ctsync/pkg/store"
 )
@@ -199,9 +200,7 @@ func (pl Planner) Make(ctx context.Context, f *desired.File) (Plan, error) {
 		if inFile[key] || len(r.Desired) == 0 {
 			continue
 		}
-		var d struct {
-			ConfigurationName string `json:"configurationName"`
-		}
+		var d onboarding.Desired
 		_ = json.Unmarshal(r.Desired, &d)
 		out.NoLongerInFile = append(out.NoLongerInFile, PairRef{Name: d.ConfigurationName, SourceTenantID: r.SourceTenantID, TargetTenantID: r.TargetTenantID})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/ctsync/ctsync/events"
-	"github.com/ctsync/ctsync/pkg/entra"
 	"github.com/ctsync/ctsync/pkg/fault"
 	"github.com/ctsync/ctsync/pkg/note"
 	"github.com/ctsync/ctsync/pkg/outcome"
@@ -24,7 +23,7 @@ func (s *Steps) DeleteTargetIdentitySync(ctx context.Context, in events.Offboard
 	if err != nil {
 		return outcome.Result{}, err
 	}
-	current, err := readIdentitySync(ctx, target, in.SourceTenantID)
+	current, err := fault.Optional(target.GetIdentitySync(ctx, in.SourceTenantID))
 	if err != nil {
 		return outcome.Result{}, err
 	}
@@ -44,30 +43,4 @@ func (s *Steps) DeleteTargetIdentitySync(ctx context.Context, in events.Offboard
 		note.Add(ctx, "identity synchronization policy: %s (%s)", fate.Action, fate.Why)
 	}
 	return emit(events.TargetIdentitySyncDeleted, in)
-}
-
-// readIdentitySync reads dir's identity synchronization policy for the
-// other tenant; nil when there is none.
-func readIdentitySync(ctx context.Context, dir entra.Directory, other string) (*entra.IdentitySync, error) {
-	cur, err := dir.GetIdentitySync(ctx, other)
-	if fault.Is(err, fault.NotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &cur, nil
-}
-
-// readPartner reads dir's partner configuration for the other tenant; nil
-// when there is none.
-func readPartner(ctx context.Context, dir entra.Directory, other string) (*entra.Partner, error) {
-	p, err := dir.GetPartner(ctx, other)
-	if fault.Is(err, fault.NotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
 }

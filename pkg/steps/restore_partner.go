@@ -74,12 +74,15 @@ func (s *Steps) restorePartner(ctx context.Context, in events.Offboarding, inbou
 	if err != nil {
 		return err
 	}
-	current, err := readPartner(ctx, dir, other)
-	if err != nil || current == nil {
-		note.Add(ctx, "no %s partner configuration", side)
+	current, err := fault.Optional(dir.GetPartner(ctx, other))
+	if err != nil {
 		return err
 	}
-	sync, err := readIdentitySync(ctx, dir, other)
+	if current == nil {
+		note.Add(ctx, "no %s partner configuration", side)
+		return nil
+	}
+	sync, err := fault.Optional(dir.GetIdentitySync(ctx, other))
 	if err != nil {
 		return err
 	}

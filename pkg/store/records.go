@@ -60,7 +60,7 @@ type Record struct {
 
 // InsertRecords stores records, ignoring ids already stored.
 func (s *Records) InsertRecords(ctx context.Context, recs []Record) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
+	return localdb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO provisioning_records (record_id, source_tenant, sp_id, job_id, activity, status, action,
 			source_id, source_name, target_id, error_code, reason, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING`)
 		if err != nil {
@@ -140,16 +140,4 @@ func (s *Records) QueryRecords(ctx context.Context, q RecordQuery) ([]Record, er
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }

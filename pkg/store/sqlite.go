@@ -57,15 +57,7 @@ func (s *SQLite) Atomically(ctx context.Context, fn func(kv KV) error) error {
 	if _, inTx := s.q.(*sql.Tx); inTx {
 		return fn(s)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(s.InTx(tx)); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return localdb.InTx(ctx, s.db, func(tx *sql.Tx) error { return fn(s.InTx(tx)) })
 }
 
 func micros(t time.Time) int64 {
